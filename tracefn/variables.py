@@ -1,0 +1,478 @@
+"""``tracefn.Variable``: a handle to mutable state.
+
+Outside a trace a variable's current array lives in its ``_value`` slot (the default state
+store); reads and writes act at once. Inside a trace, reading emits a ``read_variable`` op and
+``assign*`` emit ``assign_variable`` ops, so a traced graph states which variables it reads and
+writes; the lowered program takes them as inputs and returns the written ones.
+
+Donation safety: compiled calls donate the buffers of the variables they write. A buffer that a
+user-visible tensor shares (``convert_to_tensor(v)``) is recorded in ``EXPOSED``; before a
+compiled call donates such a buffer, the variable gets a private copy (``unshare``), so values a
+user holds never become "deleted arrays". Eager assignment always stores a copy.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .dtypes import as_dtype
+from .ir import TensorType
+from .primitives import P, defprim, eager_kernel
+from .tensor import EagerTensor, SymbolicTensor, Tensor, TensorShape
+from .tracing import bind, convert_to_tensor, current_trace, scope_prefix, to_array
+
+__all__ = ["Variable", "IndexedSlices", "STATE_LOCK", "EXPOSED"]
+
+# All reads-for-compiled-calls, compiled calls and write-backs happen under this lock, so
+# concurrent calls touching the same variables never lose an update.
+STATE_LOCK = threading.RLock()
+# Variables whose current buffer is shared with a tensor the user may hold.
+EXPOSED: weakref.WeakSet = weakref.WeakSet()
+
+
+def _no_impl(**_):
+    raise RuntimeError("variable ops are interpreted by the lowering, not run as kernels")
+
+
+read_variable = defprim(
+    "read_variable", _no_impl, effect="read",
+    abstract_eval=lambda types, attrs: (TensorType(attrs["var"].shape, attrs["var"].dtype),),
+)  # fmt: skip
+assign_variable = defprim(
+    "assign_variable", _no_impl, effect="write", abstract_eval=lambda types, attrs: (),
+)  # fmt: skip
+
+_copy = eager_kernel(P.copy, ())
+_IADD_MESSAGE = (
+    "`variable += value` with `tf.Variable`s is not supported. Use `variable.assign_add(value)` "
+    "to modify the variable, or `out = variable + value` if you need to get a new output Tensor."
+)
+
+
+class IndexedSlices:
+    """Sparse rows of a tensor: ``values[i]`` is row ``indices[i]`` (TF's ``tf.IndexedSlices``)."""
+
+    def __init__(self, values, indices, dense_shape=None):
+        self.values = convert_to_tensor(values)
+        self.indices = convert_to_tensor(indices)
+        self.dense_shape = dense_shape
+
+
+class Variable:
+    """A tensor-like handle to state that persists across calls.
+
+    >>> v = Variable(1.0)
+    >>> v.assign_add(2.0); float(v)
+    3.0
+    """
+
+    _counter = 0
+
+    def __init__(
+        self,
+        initial_value: Any = None,
+        trainable: bool = True,
+        name: str | None = None,
+        dtype=None,
+        shape=None,
+        validate_shape: bool = True,
+        **kwargs,
+    ):
+        if initial_value is None:
+            raise ValueError("initial_value must be specified.")
+        self._dtype = None if dtype is None else as_dtype(dtype)
+        init_fn = _initial_value_fn(initial_value, self._dtype)
+        value = init_fn()
+        self._dtype = as_dtype(value.dtype)
+        self._shape = TensorShape(value.shape if shape is None else shape)
+        if not self._shape.is_compatible_with(value.shape):
+            raise ValueError(f"The initial value's shape ({TensorShape(value.shape)}) is not "
+                             f"compatible with the explicitly supplied `shape` argument "
+                             f"({self._shape}).")  # fmt: skip
+        self._init_fn = init_fn
+        self._initial_array = value
+        self._value = value
+        self.trainable = bool(trainable)
+        self._name = scope_prefix() + (name or "Variable")
+        self._device = kwargs.get("device")
+        self.collections = kwargs.get("collections")
+        Variable._counter += 1
+        self._id = Variable._counter
+        _on_create(self)
+
+    # ------------------------------------------------------------------------- properties
+    @property
+    def name(self) -> str:
+        return self._name + ":0"
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def shape(self) -> TensorShape:
+        return self._shape
+
+    @property
+    def ndim(self) -> int:
+        return self._shape.rank
+
+    def get_shape(self) -> TensorShape:
+        return self._shape
+
+    @property
+    def device(self) -> str:
+        if self._device:
+            return self._device
+        devs = getattr(self._value, "devices", lambda: set())()
+        return str(next(iter(devs))) if devs else ""
+
+    @property
+    def initial_value(self) -> Tensor:
+        return EagerTensor(self._initial_array)
+
+    @property
+    def handle(self):
+        return self
+
+    @property
+    def op(self):
+        return self
+
+    # ---------------------------------------------------------------------------- reading
+    def _tracefn_array(self):
+        """The current array, for internal use by eager kernels (never handed to users)."""
+        return self._value
+
+    def _tracefn_read(self) -> Tensor:
+        trace = current_trace()
+        if trace is not None:
+            return trace_read(trace, self)
+        EXPOSED.add(self)
+        return EagerTensor(self._value)
+
+    def read_value(self) -> Tensor:
+        """A snapshot of the value: later assignments do not change it (spec V7)."""
+        trace = current_trace()
+        if trace is not None:
+            return bind(P.identity, trace_read(trace, self))
+        return EagerTensor(_copy(self._value))
+
+    def value(self) -> Tensor:
+        return self.read_value()
+
+    def numpy(self) -> np.ndarray:
+        if current_trace() is not None:
+            return self._tracefn_read().numpy()  # raises the symbolic-tensor error
+        return np.array(self._value)
+
+    def __array__(self, dtype=None, copy=None):
+        out = self.numpy()
+        return out if dtype is None else out.astype(dtype)
+
+    def __float__(self):
+        return float(self._eager("float()"))
+
+    def __int__(self):
+        return int(self._eager("int()"))
+
+    def __index__(self):
+        return int(self._eager("index"))
+
+    def __bool__(self):
+        return bool(self._tracefn_read())
+
+    def __len__(self):
+        return len(self._tracefn_read())
+
+    def __iter__(self):
+        return iter(self._tracefn_read())
+
+    def _eager(self, what):
+        if current_trace() is not None:
+            raise TypeError(f"{what} of variable {self.name!r} needs a concrete value, which a "
+                            "traced function does not have; use tracefn ops instead.")  # fmt: skip
+        return self._value
+
+    # ---------------------------------------------------------------------------- writing
+    def _convert(self, value, op: str) -> Tensor:
+        t = convert_to_tensor(value, dtype=self._dtype)
+        if not self._shape.is_compatible_with(t.shape):
+            raise ValueError(
+                f"Cannot assign value to variable ' {self.name}': Shape mismatch.The variable "
+                f"shape {self._shape}, and the assigned value shape {t.shape} are incompatible."
+            )
+        return t
+
+    def _write(self, t: Tensor, fresh: bool = False):
+        """Store ``t``. Eager writes keep a private copy unless ``t`` is a fresh kernel result,
+        so a later donation never deletes an array the caller still holds."""
+        trace = current_trace()
+        if trace is not None:
+            trace_write(trace, self, t)
+            return
+        array = t._array if isinstance(t, EagerTensor) else t._tracefn_array()
+        with STATE_LOCK:
+            self._value = array if fresh else _copy(array)
+            EXPOSED.discard(self)
+
+    def _update(self, fn: Callable, value, read_value: bool):
+        with STATE_LOCK:
+            t = self._convert(value, fn.__name__)
+            self._write(fn(self, t), fresh=True)
+        return self if read_value else None
+
+    def assign(self, value, use_locking=None, name=None, read_value: bool = True):
+        """Set the value; returns the variable itself (reads see later writes, spec V6), or
+        ``None`` with ``read_value=False``."""
+        t = self._convert(value, "assign")
+        with STATE_LOCK:
+            self._write(t)
+        return self if read_value else None
+
+    def assign_add(self, delta, use_locking=None, name=None, read_value: bool = True):
+        return self._update(_add, delta, read_value)
+
+    def assign_sub(self, delta, use_locking=None, name=None, read_value: bool = True):
+        return self._update(_sub, delta, read_value)
+
+    def _scatter(self, sparse: IndexedSlices, mode: str):
+        idx = convert_to_tensor(sparse.indices)
+        values = convert_to_tensor(sparse.values, dtype=self._dtype)
+        idx2 = bind(P.expand_dims, idx, axis=-1)
+        with STATE_LOCK:
+            new = bind(P.scatter_nd_update, self, idx2, values, mode=mode)
+            self._write(new, fresh=True)
+        return self
+
+    def scatter_update(self, sparse_delta: IndexedSlices, use_locking=False, name=None):
+        """Set rows ``sparse_delta.indices`` to ``sparse_delta.values``."""
+        return self._scatter(sparse_delta, "update")
+
+    def scatter_add(self, sparse_delta: IndexedSlices, use_locking=False, name=None):
+        return self._scatter(sparse_delta, "add")
+
+    def scatter_sub(self, sparse_delta: IndexedSlices, use_locking=False, name=None):
+        return self._scatter(sparse_delta, "sub")
+
+    def scatter_max(self, sparse_delta: IndexedSlices, use_locking=False, name=None):
+        return self._scatter(sparse_delta, "max")
+
+    def scatter_min(self, sparse_delta: IndexedSlices, use_locking=False, name=None):
+        return self._scatter(sparse_delta, "min")
+
+    def scatter_nd_update(self, indices, updates, name=None):
+        idx = convert_to_tensor(indices)
+        with STATE_LOCK:
+            self._write(bind(P.scatter_nd_update, self, idx,
+                             convert_to_tensor(updates, dtype=self._dtype), mode="update"),
+                        fresh=True)  # fmt: skip
+        return self
+
+    # ---------------------------------------------------------------- TF1-era conveniences
+    def initialized_value(self):
+        """The current value (the initial value if the variable is not initialized yet); section
+        8 of the spec: works in TF2 style too."""
+        return self.read_value()
+
+    def set_shape(self, shape):
+        self._shape = TensorShape(shape)
+
+    def __iadd__(self, other):
+        raise RuntimeError(_IADD_MESSAGE)
+
+    __isub__ = __imul__ = __itruediv__ = __iadd__
+
+    def __hash__(self):
+        return id(self)
+
+    def ref(self):
+        return _VarRef(self)
+
+    def experimental_ref(self):
+        return self.ref()
+
+    def __repr__(self):
+        if current_trace() is not None:
+            return f"<tf.Variable '{self.name}' shape={self._shape} dtype={self._dtype.name}>"
+        return (
+            f"<tf.Variable '{self.name}' shape={self._shape} dtype={self._dtype.name}, "
+            f"numpy={_np_repr(np.asarray(self._value))}>"
+        )
+
+    def __reduce__(self):
+        raise TypeError(f"Variable {self.name!r} cannot be pickled; use tracefn.train.Checkpoint.")
+
+
+class _VarRef:
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def deref(self):
+        return self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __eq__(self, other):
+        return isinstance(other, _VarRef) and other.obj is self.obj
+
+
+def _np_repr(a):
+    return repr(a.item()) if a.ndim == 0 else repr(a)
+
+
+def _add(v, t):
+    return bind(P.add, v, t)
+
+
+def _sub(v, t):
+    return bind(P.subtract, v, t)
+
+
+# -------------------------------------------------------------------------- initial values
+
+
+def _initial_value_fn(initial_value, dtype) -> Callable[[], Any]:
+    """A function computing the variable's (next) initial array. Re-running it re-evaluates
+    the initial value: constants give the same array, random initializers their next draw."""
+    if callable(initial_value) and not isinstance(initial_value, (Tensor, Variable)):
+        fn = initial_value
+
+        def compute():
+            with _outside_trace():
+                return _as_array(fn(), dtype)
+
+        return compute
+    if isinstance(initial_value, SymbolicTensor):
+        array = _as_array(evaluate_symbolic(initial_value), dtype)
+        return lambda: array
+    if isinstance(initial_value, Variable):
+        array = _copy(initial_value._value if dtype is None else _as_array(initial_value, dtype))
+        return lambda: array
+    array = _as_array(initial_value, dtype)
+    return lambda: array
+
+
+def _as_array(value, dtype):
+    if isinstance(value, Variable):
+        value = EagerTensor(value._value)
+    if isinstance(value, EagerTensor):
+        if dtype is not None and value.dtype != dtype:
+            from . import math_ops
+
+            value = math_ops.cast(value, dtype)
+        return _copy(value._array)
+    if isinstance(value, SymbolicTensor):
+        return _as_array(evaluate_symbolic(value), dtype)
+    if isinstance(value, jax.Array):
+        return _copy(value if dtype is None else value.astype(dtype.np))
+    arr = to_array(value, dtype)
+    return jnp.array(arr, copy=True)
+
+
+class _outside_trace:
+    """Run code eagerly even while a trace is active (TF's ``init_scope``)."""
+
+    def __enter__(self):
+        from .tracing import _stack
+
+        self.saved = list(_stack())
+        _stack().clear()
+
+    def __exit__(self, *exc):
+        from .tracing import _stack
+
+        _stack().extend(self.saved)
+
+
+init_scope = _outside_trace
+
+
+def evaluate_symbolic(t: SymbolicTensor) -> EagerTensor:
+    """The concrete value of a traced tensor, computed from the call's concrete inputs (used
+    for initial values that depend on a function's arguments, spec V2)."""
+    trace = t.trace
+    memo: dict[int, Any] = dict(trace.concrete)
+
+    def value(v):
+        if id(v) in memo:
+            return memo[id(v)]
+        op = v.producer
+        if op is None:
+            raise ValueError(
+                "A variable's initial value depends on a function argument whose value is not "
+                "known (the function is being traced from a TensorSpec). Create the variable "
+                "outside the function, or call the function with real arguments first."
+            )
+        if op.prim is read_variable:
+            result = [op.var._value]
+        elif op.prim is P.const:
+            result = [op.attrs["value"]]
+        elif op.regions or op.prim.effect:
+            raise ValueError(f"A variable's initial value depends on {op.prim.name!r} "
+                             "(control flow or state), which cannot be evaluated eagerly.")
+        else:
+            out = op.prim.impl(*[value(i) for i in op.inputs], **op.attrs)
+            result = list(out) if op.prim.multiple_results else [out]
+        for o, r in zip(op.outputs, result):
+            memo[id(o)] = r
+        return memo[id(v)]
+
+    return EagerTensor(jnp.asarray(value(t.value)))
+
+
+# ------------------------------------------------------------------------------ in a trace
+
+
+def trace_read(trace, var: Variable) -> SymbolicTensor:
+    (out,) = trace.emit(read_variable, [], {"var": var},
+                        [TensorType(var.shape, var.dtype)], name=var._name + "/Read")  # fmt: skip
+    return out
+
+
+def trace_write(trace, var: Variable, t: Tensor) -> None:
+    trace.emit(assign_variable, [trace.value_of(t)], {"var": var}, [], name=var._name + "/Assign")
+
+
+def _on_create(var: Variable) -> None:
+    trace = current_trace()
+    if trace is not None and trace.creation_policy is not None:
+        trace.creation_policy(var)
+    for hook in CREATION_HOOKS:
+        hook(var)
+
+
+# Hooks called with every new variable (compat.v1 collections, distribution strategies).
+CREATION_HOOKS: list[Callable[[Variable], None]] = []
+
+
+def unshare(variables) -> None:
+    """Give each variable in ``variables`` whose buffer a user tensor shares a private copy."""
+    for v in variables:
+        if v in EXPOSED:
+            v._value = _copy(v._value)
+            EXPOSED.discard(v)
+
+
+from .array_ops import overload_operators  # noqa: E402
+
+overload_operators(Variable)
+Variable.__hash__ = lambda self: id(self)
+Variable.__eq__ = lambda self, other: (other is self) if isinstance(other, Variable) else (
+    _tensor_eq(self, other))  # fmt: skip
+
+
+def _tensor_eq(self, other):
+    from .array_ops import OPERATORS
+
+    return OPERATORS["__eq__"](self, other)
+
