@@ -88,6 +88,8 @@ def range(start, limit=None, delta=1, dtype=None, name="range"):
 
         return control_flow.traced_range(start, limit, delta, dtype)
     vals = [v.numpy().item() if isinstance(v, Tensor) else v for v in vals]
+    if vals[2] == 0:
+        raise ValueError("range: Requires delta != 0")
     if dtype is None:
         dtype = dtypes.float32 if any(isinstance(v, float) for v in vals) else dtypes.int32
     return bind(P.range, start=vals[0], limit=vals[1], delta=vals[2], dtype=as_dtype(dtype))
@@ -213,7 +215,13 @@ def split(value, num_or_size_splits, axis=0, num=None, name="split"):
 
 
 def tile(input, multiples, name=None):
-    return bind(P.tile, convert_to_tensor(input), multiples=_shape_attr(multiples, "tile"))
+    x = convert_to_tensor(input)
+    multiples = _shape_attr(multiples, "tile")
+    # jnp.tile would quietly prepend dims for a short `multiples`; TF requires one per dim.
+    if x.shape.rank is not None and len(multiples) != x.shape.rank:
+        raise ValueError(f"tile: Expected multiples argument to be a vector of length "
+                         f"{x.shape.rank} but got length {len(multiples)}")  # fmt: skip
+    return bind(P.tile, x, multiples=multiples)
 
 
 def broadcast_to(input, shape, name=None):
@@ -248,6 +256,8 @@ def gather_nd(params, indices, batch_dims=0, name=None):
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
     idx = convert_to_tensor(indices)
+    if not idx.dtype.is_integer:  # jax would give float indices an all-off row silently
+        raise TypeError(f"one_hot: indices must be an integer tensor, got {idx.dtype.name}")
     dtype = as_dtype(dtype or dtypes.float32)
     on = 1 if on_value is None else on_value
     off = 0 if off_value is None else off_value

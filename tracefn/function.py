@@ -27,7 +27,8 @@ from .ir import Graph, Primitive, TensorType, clone, register
 from .lowering import LoweredGraph
 from .tensor import EagerTensor, SymbolicTensor, Tensor, TensorShape, TensorSpec
 from .tracing import Trace, convert_to_tensor, current_trace
-from .variables import EXPOSED, STATE_LOCK, Variable, trace_read, unshare
+from .variables import EXPOSED, STATE, STATE_LOCK, Variable, trace_read, unshare
+from .tracing import _tls
 
 __all__ = ["function", "Function", "ConcreteFunction"]
 
@@ -277,6 +278,9 @@ class ConcreteFunction:
         self._out_leaves = out_leaves  # ints: graph output index; others: constants
         self._plain_outputs = all(type(x) is int for x in out_leaves)
         self._single = out_tree.num_leaves == 1 and jax.tree_util.treedef_is_leaf(out_tree)
+        self._single_plain = self._single and self._plain_outputs
+        self._state: list = []
+        self._state_version = -1
         self._input_specs = input_specs  # flat (shape, dtype) of the tensor inputs
         self.structured_input_signature = structured_input_signature
         self.structured_outputs = structured_outputs
@@ -284,19 +288,38 @@ class ConcreteFunction:
     # --- the hot path
     def _call_flat(self, arrays: Sequence, avars: Sequence) -> Any:
         if avars:
-            vs = self._captured + list(avars)
-            written = [vs[i] for i in self._written_pos]
-        else:
-            vs = self._captured
-            written = self._written_captured
+            return self._call_with_arg_vars(arrays, avars)
+        written = self._written_captured
+        n = self._n_out
+        with STATE_LOCK:
+            if EXPOSED and unshare(written):
+                self._state_version = -1
+            if self._state_version == STATE.version:
+                state = self._state  # nothing else wrote a variable since our last call
+            else:
+                state = self._state = [v._value for v in self._captured]
+            self._state_version = -1  # the call donates buffers in `state`
+            res = self._jitted(*state, *arrays)
+            for v, a, i in zip(written, res[n:], self._written_pos):
+                v._value = a
+                state[i] = a
+            STATE.version += 1
+            self._state_version = STATE.version
+        if self._single_plain:
+            return EagerTensor(res[0])
+        return self._build_outputs(res)
+
+    def _call_with_arg_vars(self, arrays, avars):
+        vs = self._captured + list(avars)
+        written = [vs[i] for i in self._written_pos]
         with STATE_LOCK:
             if EXPOSED:
                 unshare(written)
             res = self._jitted(*[v._value for v in vs], *arrays)
-            n = self._n_out
-            for v, a in zip(written, res[n:]):
+            for v, a in zip(written, res[self._n_out :]):
                 v._value = a
-        if self._single and self._plain_outputs:
+            STATE.version += 1
+        if self._single_plain:
             return EagerTensor(res[0])
         return self._build_outputs(res)
 
@@ -306,8 +329,8 @@ class ConcreteFunction:
 
     # --- direct calls
     def __call__(self, *args, **kwargs):
-        params = self._function._canonicalize(args, kwargs)
         specs_args = self.structured_input_signature[0]
+        params = self._function._bind_partial(args, kwargs, specs_args)
         arrays, avars = [], []
         names = self._function._param_names
         for i, (p, spec) in enumerate(zip(params, specs_args)):
@@ -496,7 +519,7 @@ class Function:
     def __call__(self, *args, **kwargs):
         if config.RUN_EAGERLY:
             return self._python_function(*args, **kwargs)
-        if current_trace() is not None:
+        if _tls.stack:
             return self._call_in_trace(args, kwargs)
         self._detector.calls += 1
         if self._input_signature is not None:
@@ -523,6 +546,26 @@ class Function:
             raise TypeError(f"{self._name}() got invalid arguments: {e}") from None
         bound.apply_defaults()
         return tuple(bound.arguments.values())
+
+    def _bind_partial(self, args, kwargs, specs) -> tuple:
+        """Bind a ConcreteFunction call: Python parameters fixed at trace time may be left out
+        (they default to their traced value)."""
+        if self._sig is None:
+            return tuple(args)
+        try:
+            bound = self._sig.bind_partial(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{self._name}() got invalid arguments: {e}") from None
+        bound.apply_defaults()
+        out = []
+        for name, spec in zip(self._param_names, specs):
+            if name in bound.arguments:
+                out.append(bound.arguments[name])
+            elif isinstance(spec, (TensorSpec, Variable)):
+                raise TypeError(f"{self._name}() missing required argument {name!r}")
+            else:
+                out.append(spec)
+        return tuple(out)
 
     def _unbind(self, params) -> tuple[list, dict]:
         if self._sig is None:
@@ -681,10 +724,10 @@ class Function:
         if not self._autograph:
             return self._python_function
         try:
-            from . import autograph
+            from .autograph import convert
         except ImportError:
             return self._python_function
-        return autograph.convert(self._python_function)
+        return convert(self._python_function)
 
     def _finish(self, trace, avars, out_tree, out_leaves, structured, sym, specs):
         graph = trace.graph

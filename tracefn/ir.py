@@ -303,6 +303,8 @@ def _attr_value(v) -> str:
         return v.name
     if isinstance(v, float):
         return repr(v)
+    if isinstance(v, str):
+        return v
     if isinstance(v, (tuple, list)):
         return "(" + ",".join(_attr_value(x) for x in v) + ("," if len(v) == 1 else "") + ")"
     if callable(v) and hasattr(v, "__name__"):

@@ -54,9 +54,21 @@ def _binary(prim, opname):
     return fn
 
 
-def _unary(prim, opname):
+def _floating(x, op: str):
+    # TF defines these ops for float and complex types only: tf.sqrt(int32) is a TypeError, where
+    # jax would silently promote the integers to float.
+    if x.dtype.is_integer or x.dtype.is_bool:
+        raise TypeError(
+            f"{op}: expected a float or complex tensor, got dtype {x.dtype.name}; cast it first "
+            f"with tf.cast(x, tf.float32)."
+        )
+    return x
+
+
+def _unary(prim, opname, float_only=False):
     def fn(x, name=None):
-        return bind(prim, _numeric(convert_to_tensor(x), opname))
+        x = _numeric(convert_to_tensor(x), opname)
+        return bind(prim, _floating(x, opname) if float_only else x)
 
     fn.__name__ = opname
     fn.__doc__ = f"Elementwise ``{opname}(x)`` (TF's ``tf.math.{opname}``)."
@@ -88,32 +100,32 @@ logical_xor = _binary(P.logical_xor, "logical_xor")
 negative = _unary(P.negative, "negative")
 abs = _unary(P.abs, "abs")
 sign = _unary(P.sign, "sign")
-exp = _unary(P.exp, "exp")
-log = _unary(P.log, "log")
-log1p = _unary(P.log1p, "log1p")
-expm1 = _unary(P.expm1, "expm1")
-sqrt = _unary(P.sqrt, "sqrt")
-rsqrt = _unary(P.rsqrt, "rsqrt")
+exp = _unary(P.exp, "exp", float_only=True)
+log = _unary(P.log, "log", float_only=True)
+log1p = _unary(P.log1p, "log1p", float_only=True)
+expm1 = _unary(P.expm1, "expm1", float_only=True)
+sqrt = _unary(P.sqrt, "sqrt", float_only=True)
+rsqrt = _unary(P.rsqrt, "rsqrt", float_only=True)
 square = _unary(P.square, "square")
 reciprocal = _unary(P.reciprocal, "reciprocal")
-sin = _unary(P.sin, "sin")
-cos = _unary(P.cos, "cos")
-tan = _unary(P.tan, "tan")
-asin = _unary(P.asin, "asin")
-acos = _unary(P.acos, "acos")
-atan = _unary(P.atan, "atan")
-sinh = _unary(P.sinh, "sinh")
-cosh = _unary(P.cosh, "cosh")
-tanh = _unary(P.tanh, "tanh")
-sigmoid = _unary(P.sigmoid, "sigmoid")
-erf = _unary(P.erf, "erf")
-floor = _unary(P.floor, "floor")
-ceil = _unary(P.ceil, "ceil")
+sin = _unary(P.sin, "sin", float_only=True)
+cos = _unary(P.cos, "cos", float_only=True)
+tan = _unary(P.tan, "tan", float_only=True)
+asin = _unary(P.asin, "asin", float_only=True)
+acos = _unary(P.acos, "acos", float_only=True)
+atan = _unary(P.atan, "atan", float_only=True)
+sinh = _unary(P.sinh, "sinh", float_only=True)
+cosh = _unary(P.cosh, "cosh", float_only=True)
+tanh = _unary(P.tanh, "tanh", float_only=True)
+sigmoid = _unary(P.sigmoid, "sigmoid", float_only=True)
+erf = _unary(P.erf, "erf", float_only=True)
+floor = _unary(P.floor, "floor", float_only=True)
+ceil = _unary(P.ceil, "ceil", float_only=True)
 round = _unary(P.round, "round")
 logical_not = _unary(P.logical_not, "logical_not")
-is_nan = _unary(P.is_nan, "is_nan")
-is_inf = _unary(P.is_inf, "is_inf")
-is_finite = _unary(P.is_finite, "is_finite")
+is_nan = _unary(P.is_nan, "is_nan", float_only=True)
+is_inf = _unary(P.is_inf, "is_inf", float_only=True)
+is_finite = _unary(P.is_finite, "is_finite", float_only=True)
 
 
 def add_n(inputs, name=None):

@@ -15,6 +15,15 @@ __all__ = [
 
 
 def _float(x, op):
+    # TF defines activations and losses for floats only (jax would promote ints to float).
+    x = convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        raise TypeError(f"{op}: expected a float tensor, got dtype {x.dtype.name}")
+    return x
+
+
+def _real(x, op):
+    # relu and relu6 are the exceptions: TF also defines them for integers.
     x = convert_to_tensor(x)
     if not (x.dtype.is_floating or x.dtype.is_integer):
         raise TypeError(f"{op}: expected a numeric tensor, got dtype {x.dtype.name}")
@@ -22,11 +31,11 @@ def _float(x, op):
 
 
 def relu(features, name=None):
-    return bind(P.relu, _float(features, "relu"))
+    return bind(P.relu, _real(features, "relu"))
 
 
 def relu6(features, name=None):
-    return bind(P.relu6, _float(features, "relu6"))
+    return bind(P.relu6, _real(features, "relu6"))
 
 
 def gelu(features, approximate=False, name=None):

@@ -186,7 +186,9 @@ def _reduction(name, fn):
 def _mean(x, axis=None, keepdims=False):
     if jnp.issubdtype(x.dtype, jnp.integer):  # TF: integer mean truncates, keeps the dtype
         n = x.size if axis is None else np.prod([x.shape[a] for a in axis])
-        return (jnp.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype) // max(n, 1)).astype(x.dtype)
+        total = jnp.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype)
+        # lax.div rounds toward zero like TF's C++ division (`//` would floor: mean(-1, -2) = -2)
+        return lax.div(total, jnp.asarray(max(n, 1), x.dtype))
     return jnp.mean(x, axis=axis, keepdims=keepdims)
 
 

@@ -28,25 +28,27 @@ from .tensor import EagerTensor, SymbolicTensor, Tensor
 __all__ = ["Trace", "bind", "convert_to_tensor", "current_trace", "name_scope", "user_source"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-_tls = threading.local()
+class _ThreadState(threading.local):
+    """Per-thread trace stack and name-scope stack (``__init__`` runs once per thread)."""
+
+    def __init__(self):
+        self.stack: list = []
+        self.scopes: list = []
+
+
+_tls = _ThreadState()
 
 
 def _stack() -> list:
-    try:
-        return _tls.stack
-    except AttributeError:
-        _tls.stack = []
-        _tls.scopes = []
-        return _tls.stack
+    return _tls.stack
 
 
 def current_trace() -> Trace | None:
-    stack = _stack()
+    stack = _tls.stack
     return stack[-1] if stack else None
 
 
 def _scopes() -> list:
-    _stack()
     return _tls.scopes
 
 

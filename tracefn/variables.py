@@ -9,6 +9,10 @@ Donation safety: compiled calls donate the buffers of the variables they write. 
 user-visible tensor shares (``convert_to_tensor(v)``) is recorded in ``EXPOSED``; before a
 compiled call donates such a buffer, the variable gets a private copy (``unshare``), so values a
 user holds never become "deleted arrays". Eager assignment always stores a copy.
+
+Every change of a ``_value`` goes through this module or ``function``'s write-back and bumps
+``STATE.version``; a compiled function reuses the list of arrays it gathered on its last call
+while the version shows that nothing else wrote any variable since.
 """
 
 from __future__ import annotations
@@ -27,13 +31,24 @@ from .primitives import P, defprim, eager_kernel
 from .tensor import EagerTensor, SymbolicTensor, Tensor, TensorShape
 from .tracing import bind, convert_to_tensor, current_trace, scope_prefix, to_array
 
-__all__ = ["Variable", "IndexedSlices", "STATE_LOCK", "EXPOSED"]
+__all__ = ["Variable", "IndexedSlices", "STATE_LOCK", "STATE", "EXPOSED"]
 
 # All reads-for-compiled-calls, compiled calls and write-backs happen under this lock, so
-# concurrent calls touching the same variables never lose an update.
-STATE_LOCK = threading.RLock()
-# Variables whose current buffer is shared with a tensor the user may hold.
-EXPOSED: weakref.WeakSet = weakref.WeakSet()
+# concurrent calls touching the same variables never lose an update. Not reentrant: code
+# holding it never calls back into code that takes it.
+STATE_LOCK = threading.Lock()
+
+
+class _StateVersion:
+    __slots__ = ("version",)
+
+    def __init__(self):
+        self.version = 0
+
+
+STATE = _StateVersion()
+# id(variable) -> weak reference, for variables whose current buffer a user tensor may share.
+EXPOSED: dict[int, weakref.ref] = {}
 
 
 def _no_impl(**_):
@@ -154,7 +169,7 @@ class Variable:
         trace = current_trace()
         if trace is not None:
             return trace_read(trace, self)
-        EXPOSED.add(self)
+        EXPOSED[id(self)] = weakref.ref(self)
         return EagerTensor(self._value)
 
     def read_value(self) -> Tensor:
@@ -210,45 +225,50 @@ class Variable:
             )
         return t
 
-    def _write(self, t: Tensor, fresh: bool = False):
-        """Store ``t``. Eager writes keep a private copy unless ``t`` is a fresh kernel result,
-        so a later donation never deletes an array the caller still holds."""
+    def _write(self, t: Tensor):
+        """Store ``t``. Eager writes keep a private copy, so a later donation never deletes an
+        array the caller still holds."""
         trace = current_trace()
         if trace is not None:
             trace_write(trace, self, t)
             return
-        array = t._array if isinstance(t, EagerTensor) else t._tracefn_array()
+        array = _copy(t._array if isinstance(t, EagerTensor) else t._tracefn_array())
         with STATE_LOCK:
-            self._value = array if fresh else _copy(array)
-            EXPOSED.discard(self)
+            self._value = array
+            EXPOSED.pop(id(self), None)
+            STATE.version += 1
 
-    def _update(self, fn: Callable, value, read_value: bool):
+    def _update(self, fn: Callable, *args) -> None:
+        """``self = fn(self, *args)``; eagerly the read, the kernel and the store happen under
+        ``STATE_LOCK``, so concurrent updates never lose one."""
+        trace = current_trace()
+        if trace is not None:
+            trace_write(trace, self, fn(self, *args))
+            return
         with STATE_LOCK:
-            t = self._convert(value, fn.__name__)
-            self._write(fn(self, t), fresh=True)
-        return self if read_value else None
+            self._value = fn(self, *args)._array
+            EXPOSED.pop(id(self), None)
+            STATE.version += 1
 
     def assign(self, value, use_locking=None, name=None, read_value: bool = True):
         """Set the value; returns the variable itself (reads see later writes, spec V6), or
         ``None`` with ``read_value=False``."""
-        t = self._convert(value, "assign")
-        with STATE_LOCK:
-            self._write(t)
+        self._write(self._convert(value, "assign"))
         return self if read_value else None
 
     def assign_add(self, delta, use_locking=None, name=None, read_value: bool = True):
-        return self._update(_add, delta, read_value)
+        self._update(_add, self._convert(delta, "assign_add"))
+        return self if read_value else None
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value: bool = True):
-        return self._update(_sub, delta, read_value)
+        self._update(_sub, self._convert(delta, "assign_sub"))
+        return self if read_value else None
 
     def _scatter(self, sparse: IndexedSlices, mode: str):
         idx = convert_to_tensor(sparse.indices)
         values = convert_to_tensor(sparse.values, dtype=self._dtype)
         idx2 = bind(P.expand_dims, idx, axis=-1)
-        with STATE_LOCK:
-            new = bind(P.scatter_nd_update, self, idx2, values, mode=mode)
-            self._write(new, fresh=True)
+        self._update(_scatter, idx2, values, mode)
         return self
 
     def scatter_update(self, sparse_delta: IndexedSlices, use_locking=False, name=None):
@@ -269,10 +289,7 @@ class Variable:
 
     def scatter_nd_update(self, indices, updates, name=None):
         idx = convert_to_tensor(indices)
-        with STATE_LOCK:
-            self._write(bind(P.scatter_nd_update, self, idx,
-                             convert_to_tensor(updates, dtype=self._dtype), mode="update"),
-                        fresh=True)  # fmt: skip
+        self._update(_scatter, idx, convert_to_tensor(updates, dtype=self._dtype), "update")
         return self
 
     # ---------------------------------------------------------------- TF1-era conveniences
@@ -336,6 +353,10 @@ def _add(v, t):
 
 def _sub(v, t):
     return bind(P.subtract, v, t)
+
+
+def _scatter(v, indices, values, mode):
+    return bind(P.scatter_nd_update, v, indices, values, mode=mode)
 
 
 # -------------------------------------------------------------------------- initial values
@@ -455,12 +476,17 @@ def _on_create(var: Variable) -> None:
 CREATION_HOOKS: list[Callable[[Variable], None]] = []
 
 
-def unshare(variables) -> None:
-    """Give each variable in ``variables`` whose buffer a user tensor shares a private copy."""
+def unshare(variables) -> bool:
+    """Give each variable in ``variables`` whose buffer a user tensor shares a private copy.
+    Call with ``STATE_LOCK`` held; returns whether any variable changed buffer."""
+    changed = False
     for v in variables:
-        if v in EXPOSED:
+        if EXPOSED.pop(id(v), None) is not None:
             v._value = _copy(v._value)
-            EXPOSED.discard(v)
+            changed = True
+    if changed:
+        STATE.version += 1
+    return changed
 
 
 from .array_ops import overload_operators  # noqa: E402
