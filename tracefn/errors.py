@@ -23,8 +23,8 @@ class InvalidArgumentError(OpError, ValueError):
 
 
 class FailedPreconditionError(OpError):
-    """The system is not in a state to run the op, e.g. a variable read before it was initialized
-    in a Session. Run its initializer (``sess.run(tf.compat.v1.global_variables_initializer())``)."""
+    """The system cannot run the op, e.g. a variable read before it was initialized in a
+    Session. Run its initializer: ``sess.run(tf.compat.v1.global_variables_initializer())``."""
 
 
 class NotFoundError(OpError):

@@ -9,26 +9,34 @@ key walk, one dict lookup, one list of arrays, one jitted call and one write-bac
 
 from __future__ import annotations
 
-import collections
 import functools
 import inspect
 import logging
 import threading
 import types
 import weakref
-from typing import Any, Callable, Sequence
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import numpy as np
 
 from . import config
-from .errors import InvalidArgumentError
+from .cache_key import (
+    _compatible,
+    _detector_for,
+    _key,
+    _relax,
+    _skeleton,
+    _spec_of,
+    describe_change,
+)  # fmt: skip
+from .concrete import ConcreteFunction
 from .ir import Graph, Primitive, TensorType, clone, register
 from .lowering import LoweredGraph
-from .tensor import EagerTensor, SymbolicTensor, Tensor, TensorShape, TensorSpec
-from .tracing import Trace, convert_to_tensor, current_trace
-from .variables import EXPOSED, STATE, STATE_LOCK, Variable, trace_read, unshare
-from .tracing import _tls
+from .tensor import EagerTensor, SymbolicTensor, Tensor, TensorSpec
+from .tracing import Trace, _tls, convert_to_tensor, current_trace
+from .variables import Variable, trace_read
 
 __all__ = ["function", "Function", "ConcreteFunction"]
 
@@ -40,402 +48,6 @@ _V1_MESSAGE = (
     "https://www.tensorflow.org/guide/function#creating_tfvariables for more information."
 )
 _V4_MESSAGE = "Creating variables on a non-first call to a function decorated with tf.function."
-
-
-# ---------------------------------------------------------------------------------- keys
-
-
-class _WeakKey:
-    """Keys an arbitrary object by identity (or its own ``__eq__``/``__hash__``) through a
-    weak reference, so a trace keyed on a dead object can never match again (spec T6)."""
-
-    __slots__ = ("ref", "hash", "__weakref__")
-
-    def __init__(self, obj):
-        try:
-            self.ref = weakref.ref(obj)
-        except TypeError:
-            self.ref = lambda obj=obj: obj  # not weak-referenceable: hold it
-        try:
-            custom = type(obj).__hash__ is not object.__hash__
-            self.hash = hash(obj) if custom else id(obj)
-        except TypeError:
-            self.hash = id(obj)
-
-    def __hash__(self):
-        return self.hash
-
-    def __eq__(self, other):
-        if not isinstance(other, _WeakKey):
-            return False
-        a, b = self.ref(), other.ref()
-        if a is None or b is None:
-            return False
-        return a is b or (type(a).__eq__ is not object.__eq__ and _safe_eq(a, b))
-
-    def __repr__(self):
-        return f"<object {self.ref()!r}>"
-
-
-def _safe_eq(a, b) -> bool:
-    try:
-        return bool(a == b)
-    except Exception:
-        return False
-
-
-_SCALARS = frozenset({int, float, bool, str, bytes, type(None), complex})
-
-
-def _key(x, arrays: list, avars: list):
-    """The cache key of one argument; appends its arrays and variables (in order)."""
-    t = type(x)
-    if t is EagerTensor:
-        a = x._array
-        arrays.append(a)
-        return ("T", a.shape, a.dtype)
-    if t in _SCALARS:
-        return (t, x)
-    if t is tuple or t is list:
-        return (t, tuple([_key(e, arrays, avars) for e in x]))
-    if t is dict:
-        return (dict, tuple([(k, _key(x[k], arrays, avars)) for k in sorted(x, key=repr)]))
-    if isinstance(x, Variable):
-        for i, u in enumerate(avars):
-            if u is x:
-                return ("alias", i)
-        avars.append(x)
-        return (Variable, x.dtype.np, tuple(x.shape))
-    if isinstance(x, (jax.Array, np.ndarray, np.generic)) and not isinstance(x, jax.core.Tracer):
-        a = x if isinstance(x, jax.Array) else convert_to_tensor(x)._array
-        arrays.append(a)
-        return ("T", a.shape, a.dtype)
-    if isinstance(x, SymbolicTensor):
-        arrays.append(x)
-        return ("T", x.shape._dims, x.dtype.np)
-    if isinstance(x, TensorSpec):
-        arrays.append(x)
-        return ("T", x.shape._dims, x.dtype.np)
-    if isinstance(x, tuple):  # namedtuple
-        return (t, tuple([_key(e, arrays, avars) for e in x]))
-    return _WeakKey(x)
-
-
-def _skeleton(key):
-    """The key with tensor entries replaced by ``"T"``: calls with equal skeletons differ only
-    in tensor shapes, so they may share a trace with relaxed shapes (T12, T13)."""
-    if type(key) is tuple:
-        if len(key) == 3 and key[0] == "T":
-            return "T"
-        return tuple(_skeleton(k) for k in key)
-    return key
-
-
-def _spec_of(a) -> tuple:
-    if isinstance(a, TensorSpec):
-        return (a.shape._dims, a.dtype.np)
-    if isinstance(a, SymbolicTensor):
-        return (a.shape._dims, a.dtype.np)
-    return (tuple(a.shape), a.dtype)
-
-
-def _compatible(spec: tuple, call: tuple) -> bool:
-    shape, dtype = spec
-    if dtype != call[1]:
-        return False
-    if shape is None:
-        return True
-    if call[0] is None or len(shape) != len(call[0]):
-        return False
-    return all(d is None or d == c for d, c in zip(shape, call[0]))
-
-
-def _relax(old: tuple, new: tuple) -> tuple:
-    return (TensorShape(old[0]).most_specific_compatible_shape(TensorShape(new[0]))._dims, new[1])
-
-
-# --------------------------------------------------------------------- retrace explanation
-
-
-def describe_change(old, new, path: str) -> list[str]:
-    """Human-readable differences between two argument keys (why a call retraced)."""
-    if old == new:
-        return []
-    if type(old) is tuple and type(new) is tuple and old and new:
-        if old[0] == "T" and new[0] == "T":
-            parts = []
-            if old[2] != new[2]:
-                parts.append(f"{path}: dtype {np.dtype(old[2]).name} -> {np.dtype(new[2]).name}")
-            if old[1] != new[1]:
-                parts.append(f"{path}: shape {_shape_str(old[1])} -> {_shape_str(new[1])}")
-            return parts
-        if old[0] in _SCALARS and new[0] in _SCALARS:
-            return [f"{path}: Python value {old[1]!r} -> {new[1]!r}"]
-        if old[0] is Variable and new[0] is Variable:
-            return [f"{path}: variable spec {old[1:]} -> {new[1:]}"]
-        if old[0] == new[0] and old[0] in (list, tuple, dict) and len(old[1]) == len(new[1]):
-            return _describe_container(old, new, path)
-    if isinstance(old, _WeakKey) and isinstance(new, _WeakKey):
-        return [f"{path}: a different Python object (objects are keyed by identity)"]
-    return [f"{path}: {_kind(old)} -> {_kind(new)}"]
-
-
-def _describe_container(old, new, path):
-    out = []
-    for i, (a, b) in enumerate(zip(old[1], new[1])):
-        if old[0] is dict:
-            out += describe_change(a[1], b[1], f"{path}[{a[0]!r}]")
-        else:
-            out += describe_change(a, b, f"{path}[{i}]")
-    return out
-
-
-def _shape_str(shape) -> str:
-    return str(TensorShape(shape))
-
-
-def _kind(k) -> str:
-    if type(k) is tuple and k:
-        if k[0] == "T":
-            return f"tensor {_shape_str(k[1])} {np.dtype(k[2]).name}"
-        if k[0] in _SCALARS:
-            return f"Python {k[0].__name__} {k[1]!r}"
-        if k[0] is Variable:
-            return "a variable"
-        if k[0] == "alias":
-            return f"the same variable as variable argument #{k[1]}"
-        return f"a {getattr(k[0], '__name__', k[0])}"
-    return "a Python object"
-
-
-class _RetraceDetector:
-    """Counts calls and traces per Python code object (shared by every Function wrapping the
-    same code, as in TF) and warns, at most twice, when most recent calls retraced (T15)."""
-
-    __slots__ = ("calls", "traces", "warnings")
-
-    def __init__(self):
-        self.calls = 0
-        self.traces: collections.deque = collections.deque(maxlen=10)
-        self.warnings = 0
-
-    def on_trace(self, fn, reason: str) -> None:
-        self.traces.append(self.calls)
-        window = min(self.calls, 10)
-        traced = sum(1 for c in self.traces if c > self.calls - window)
-        if traced >= 5 and self.warnings < 2:
-            self.warnings += 1
-            logger.warning(
-                f"{traced} out of the last {window} calls to {fn} triggered tf.function "
-                "retracing. Tracing is expensive and the excessive number of tracings could be "
-                "due to (1) creating @tf.function repeatedly in a loop, (2) passing tensors with "
-                "different shapes, (3) passing Python objects instead of tensors. For (1), "
-                "please define your @tf.function outside of the loop. For (2), @tf.function has "
-                "reduce_retracing=True option that can avoid unnecessary retracing. For (3), "
-                "please refer to https://www.tensorflow.org/guide/function#controlling_retracing"
-                " and https://www.tensorflow.org/api_docs/python/tf/function for  more details."
-                + (f" Last retrace: {reason}." if reason else "")
-            )
-
-
-_detectors: "weakref.WeakKeyDictionary[Any, _RetraceDetector]" = weakref.WeakKeyDictionary()
-
-
-def _detector_for(fn) -> _RetraceDetector:
-    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None), "__code__", None)
-    if code is None:
-        return _RetraceDetector()
-    det = _detectors.get(code)
-    if det is None:
-        det = _detectors[code] = _RetraceDetector()
-    return det
-
-
-# -------------------------------------------------------------------- concrete functions
-
-
-class ConcreteFunction:
-    """One trace of a function: its IR graph and the compiled program.
-
-    ``graph`` prints the IR (variables read and written in its header); ``as_text()`` gives the
-    compiled program's StableHLO; calling it checks the arguments against
-    ``structured_input_signature``."""
-
-    def __init__(self, function, graph: Graph, lowered: LoweredGraph, captured: list,
-                 n_arg_vars: int, out_tree, out_leaves: list, input_specs: list,
-                 structured_input_signature, structured_outputs):  # fmt: skip
-        self._function = function
-        self.graph = graph
-        self._lowered = lowered
-        self._jitted = lowered.jitted
-        self._captured = captured
-        self._captured_ids = frozenset(id(v) for v in captured)
-        self._n_arg_vars = n_arg_vars
-        self._n_out = lowered.n_out
-        self._written_pos = lowered.written
-        self._written_captured = [captured[i] for i in lowered.written if i < len(captured)]
-        self._out_tree = out_tree
-        self._out_leaves = out_leaves  # ints: graph output index; others: constants
-        self._plain_outputs = all(type(x) is int for x in out_leaves)
-        self._single = out_tree.num_leaves == 1 and jax.tree_util.treedef_is_leaf(out_tree)
-        self._single_plain = self._single and self._plain_outputs
-        self._state: list = []
-        self._state_version = -1
-        self._input_specs = input_specs  # flat (shape, dtype) of the tensor inputs
-        self.structured_input_signature = structured_input_signature
-        self.structured_outputs = structured_outputs
-
-    # --- the hot path
-    def _call_flat(self, arrays: Sequence, avars: Sequence) -> Any:
-        if avars:
-            return self._call_with_arg_vars(arrays, avars)
-        written = self._written_captured
-        n = self._n_out
-        with STATE_LOCK:
-            if EXPOSED and unshare(written):
-                self._state_version = -1
-            if self._state_version == STATE.version:
-                state = self._state  # nothing else wrote a variable since our last call
-            else:
-                state = self._state = [v._value for v in self._captured]
-            self._state_version = -1  # the call donates buffers in `state`
-            res = self._jitted(*state, *arrays)
-            for v, a, i in zip(written, res[n:], self._written_pos):
-                v._value = a
-                state[i] = a
-            STATE.version += 1
-            self._state_version = STATE.version
-        if self._single_plain:
-            return EagerTensor(res[0])
-        return self._build_outputs(res)
-
-    def _call_with_arg_vars(self, arrays, avars):
-        vs = self._captured + list(avars)
-        written = [vs[i] for i in self._written_pos]
-        with STATE_LOCK:
-            if EXPOSED:
-                unshare(written)
-            res = self._jitted(*[v._value for v in vs], *arrays)
-            for v, a in zip(written, res[self._n_out :]):
-                v._value = a
-            STATE.version += 1
-        if self._single_plain:
-            return EagerTensor(res[0])
-        return self._build_outputs(res)
-
-    def _build_outputs(self, res):
-        leaves = [EagerTensor(res[x]) if type(x) is int else x for x in self._out_leaves]
-        return self._out_tree.unflatten(leaves)
-
-    # --- direct calls
-    def __call__(self, *args, **kwargs):
-        specs_args = self.structured_input_signature[0]
-        params = self._function._bind_partial(args, kwargs, specs_args)
-        arrays, avars = [], []
-        names = self._function._param_names
-        for i, (p, spec) in enumerate(zip(params, specs_args)):
-            name = names[i] if i < len(names) else f"#{i}"
-            _check_against(p, spec, name, arrays, avars)
-        return self._call_flat(arrays, avars)
-
-    # --- introspection
-    @property
-    def variables(self) -> list:
-        return list(self.graph.variables)
-
-    @property
-    def trainable_variables(self) -> list:
-        return [v for v in self.graph.variables if v.trainable]
-
-    @property
-    def captured_inputs(self) -> list:
-        return list(self._captured)
-
-    @property
-    def outputs(self) -> list:
-        return [x for x in jax.tree_util.tree_leaves(self.structured_outputs)
-                if isinstance(x, Tensor)]  # fmt: skip
-
-    @property
-    def inputs(self) -> list:
-        return list(self.graph.inputs)
-
-    @property
-    def name(self) -> str:
-        return self.graph.name
-
-    def as_text(self, dialect: str = "stablehlo") -> str:
-        """The compiled program of this trace as StableHLO text (MLIR), for the current
-        variables and the traced input shapes (unknown dims need real arguments: use
-        ``function.experimental_get_compiler_ir`` style calls with concrete inputs)."""
-        vs = self._captured + [v for v in self.graph.variables[len(self._captured):]]
-        avals = [jax.ShapeDtypeStruct(v._value.shape, v._value.dtype) for v in vs]
-        for shape, dtype in self._input_specs:
-            if shape is None or None in shape:
-                raise ValueError("as_text() needs fully known input shapes; this trace has "
-                                 f"an input of shape {_shape_str(shape)}.")  # fmt: skip
-            avals.append(jax.ShapeDtypeStruct(shape, dtype))
-        return self._lowered.as_text(*avals, dialect=dialect)
-
-    def pretty_printed_signature(self) -> str:
-        names = self._function._param_names
-        lines = ["Input Parameters:"]
-        for i, spec in enumerate(self.structured_input_signature[0]):
-            name = names[i] if i < len(names) else f"arg{i}"
-            shown = spec if isinstance(spec, (TensorSpec, Variable)) else f"Literal[{spec!r}]"
-            lines.append(f"  {name} (POSITIONAL_OR_KEYWORD): {shown}")
-        lines.append("Output Type:")
-        lines.append(f"  {self.structured_outputs!r}")
-        lines.append("Captures:")
-        lines += [f"  {v.name}: {TensorSpec(v.shape, v.dtype)}" for v in self._captured] or [
-            "  None"
-        ]
-        return "\n".join(lines)
-
-    def __repr__(self):
-        return f"<ConcreteFunction {self.graph.name} at 0x{id(self):X}>"
-
-
-def _check_against(p, spec, name, arrays, avars):
-    """Check one argument of a direct ConcreteFunction call (section 8: shapes are checked)."""
-    if isinstance(spec, TensorSpec):
-        if isinstance(p, Variable) or hasattr(p, "_tracefn_array"):
-            t = EagerTensor(p._tracefn_array())
-        elif isinstance(p, Tensor):
-            t = p
-        elif isinstance(p, (int, float, bool, list, tuple, np.ndarray)):
-            got = convert_to_tensor(p)
-            if not spec.is_compatible_with(got):
-                raise TypeError(f"Can not cast {TensorSpec(got.shape, got.dtype)} to {spec} "
-                                f"(argument {name!r})")  # fmt: skip
-            t = convert_to_tensor(p, dtype=spec.dtype)
-        else:
-            raise TypeError(f"Argument {name!r} must be a tensor matching {spec}, got {p!r}")
-        if t.dtype != spec.dtype:
-            raise InvalidArgumentError(
-                f"cannot compute {name!r}: argument {name!r} was expected to be a "
-                f"{spec.dtype.name} tensor but is a {t.dtype.name} tensor"
-            )
-        if not spec.shape.is_compatible_with(t.shape):
-            raise TypeError(f"Argument {name!r}: expected a tensor compatible with {spec}, got "
-                            f"shape {t.shape} ({TensorSpec(t.shape, t.dtype)}).")  # fmt: skip
-        arrays.append(t._array)
-    elif isinstance(spec, Variable):
-        if not isinstance(p, Variable) or p.dtype != spec.dtype or p.shape != spec.shape:
-            raise TypeError(f"Argument {name!r} must be a variable like {spec!r}, got {p!r}")
-        avars.append(p)
-    elif isinstance(spec, (list, tuple)) and isinstance(p, (list, tuple)):
-        if len(p) != len(spec):
-            raise TypeError(f"Argument {name!r}: expected {len(spec)} elements, got {len(p)}")
-        for i, (a, s) in enumerate(zip(p, spec)):
-            _check_against(a, s, f"{name}[{i}]", arrays, avars)
-    elif isinstance(spec, dict) and isinstance(p, dict):
-        if set(p) != set(spec):
-            raise TypeError(f"Argument {name!r} has different keys: {sorted(p)} vs {sorted(spec)}")
-        for k in sorted(spec, key=repr):
-            _check_against(p[k], spec[k], f"{name}[{k!r}]", arrays, avars)
-    elif type(p) is not type(spec) or p != spec:
-        raise TypeError(f"Can not cast {p!r} to Literal[{spec!r}] (argument {name!r})")
 
 
 # ---------------------------------------------------------------------- nested function call
@@ -659,7 +271,8 @@ class Function:
             with self._lock:
                 cf = self._cache.get(key)
                 if cf is None:
-                    specs = [(s.shape._dims, s.dtype.np) for s in _flat_specs(self._input_signature)]
+                    flat = _flat_specs(self._input_signature)
+                    specs = [(s.shape._dims, s.dtype.np) for s in flat]
                     full = tuple(self._input_signature) + tuple(params[n:])
                     cf = self._trace(full, arrays, avars, specs, key, self._explain(key))
                     self._cache[key] = cf
