@@ -12,7 +12,8 @@ import contextlib
 import os
 import sys
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -22,7 +23,7 @@ from . import dtypes
 from .dtypes import DType, as_dtype
 from .errors import InaccessibleTensorError
 from .ir import Graph, Op, Primitive, TensorType
-from .primitives import P, abstract_eval, attrs_key, eager_kernel
+from .primitives import P, attrs_key, eager_kernel
 from .tensor import EagerTensor, SymbolicTensor, Tensor
 
 __all__ = ["Trace", "bind", "convert_to_tensor", "current_trace", "name_scope", "user_source"]
@@ -34,6 +35,7 @@ class _ThreadState(threading.local):
     def __init__(self):
         self.stack: list = []
         self.scopes: list = []
+        self.tapes: list = []  # active GradientTapes (see gradients.py), innermost last
 
 
 _tls = _ThreadState()
@@ -144,6 +146,9 @@ class Trace:
                 user_source(2))  # fmt: skip
         region = self.regions[-1]
         region.ops.append(op)
+        if _tls.tapes:
+            for tape in _tls.tapes:
+                tape._record_traced(self, region, op)
         var = attrs.get("var")
         if var is not None:
             self.variables.setdefault(id(var), var)
@@ -316,9 +321,11 @@ def bind(prim: Primitive, *args, **attrs) -> Any:
             out = eager_kernel(prim, attrs_key(attrs))(*arrays)
         except (TypeError, ValueError) as e:
             raise op_error(prim, [TensorType(a.shape, a.dtype) for a in arrays], e) from None
-        if prim.multiple_results:
-            return [EagerTensor(o) for o in out]
-        return EagerTensor(out)
+        outs = [EagerTensor(o) for o in out] if prim.multiple_results else [EagerTensor(out)]
+        if _tls.tapes:
+            for tape in _tls.tapes:
+                tape._record_eager(prim, args, attrs, outs)
+        return outs if prim.multiple_results else outs[0]
     values = [trace.value_of(a) for a in args]
     types = [v.type for v in values]
     try:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -29,7 +30,7 @@ from .dtypes import as_dtype
 from .ir import TensorType
 from .primitives import P, defprim, eager_kernel
 from .tensor import EagerTensor, SymbolicTensor, Tensor, TensorShape
-from .tracing import bind, convert_to_tensor, current_trace, scope_prefix, to_array
+from .tracing import _tls, bind, convert_to_tensor, current_trace, scope_prefix, to_array
 
 __all__ = ["Variable", "IndexedSlices", "STATE_LOCK", "STATE", "EXPOSED"]
 
@@ -170,7 +171,11 @@ class Variable:
         if trace is not None:
             return trace_read(trace, self)
         EXPOSED[id(self)] = weakref.ref(self)
-        return EagerTensor(self._value)
+        t = EagerTensor(self._value)
+        if _tls.tapes:  # an eager read under a GradientTape: the tensor stands for the variable
+            for tape in _tls.tapes:
+                tape._record_eager_read(self, t)
+        return t
 
     def read_value(self) -> Tensor:
         """A snapshot of the value: later assignments do not change it (spec V7)."""
