@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from . import config
@@ -55,7 +56,9 @@ _V4_MESSAGE = "Creating variables on a non-first call to a function decorated wi
 
 def _lower_call(ctx, op, ins):
     (region,) = op.regions
-    outs, _ = ctx.run_region(region, ins, state=ctx.state)
+    # A call recorded by an eager GradientTape carries the variables' values at call time.
+    state = dict(op.attrs["_state"]) if "_state" in op.attrs else ctx.state
+    outs, _ = ctx.run_region(region, ins, state=state)
     return outs
 
 
@@ -146,7 +149,27 @@ class Function:
             cf = self._miss(key, params, arrays, avars)
         elif avars and cf._captured_ids and not cf._captured_ids.isdisjoint(map(id, avars)):
             cf = self._alias_miss(key, params, arrays, avars, cf)
+        if _tls.tapes:
+            return self._call_taped(cf, params, arrays, avars)
         return cf._call_flat(arrays, avars)
+
+    def _call_taped(self, cf, params, arrays, avars):
+        """An eager call under a GradientTape: run it, and record it as one ``call`` op with
+        the variables' values before the call, so the tape can differentiate through it."""
+        vs = cf._captured + list(avars)
+        before = {id(v): jnp.array(v._value, copy=True) for v in vs}
+        traced_vars = cf.graph.variables[len(cf._captured):]
+        region = clone(cf.graph, {id(a): b for a, b in zip(traced_vars, avars) if a is not b})
+        result = cf._call_flat(arrays, avars)
+        args = [_tensor_arg(p) for p in _tensor_leaves(params)]
+        leaves = jax.tree_util.tree_leaves(result, is_leaf=lambda x: isinstance(x, Tensor))
+        outs = [None] * cf._n_out
+        for leaf, slot in zip(leaves, cf._out_leaves):
+            if type(slot) is int:
+                outs[slot] = leaf
+        for tape in list(_tls.tapes):
+            tape._record_call(region, args, outs, before, self._name)
+        return result
 
     def _canonicalize(self, args, kwargs) -> tuple:
         """The arguments bound to the signature in parameter order, defaults applied (T4)."""
@@ -380,6 +403,21 @@ class Function:
 
     def __repr__(self):
         return f"<tracefn.function {self._name}>"
+
+
+def _tensor_leaves(x) -> list:
+    """The tensor-like leaves of call arguments, in the order ``_key`` collects their arrays."""
+    if isinstance(x, (EagerTensor, jax.Array, np.ndarray, np.generic)):
+        return [x]
+    if isinstance(x, dict):
+        return [t for k in sorted(x, key=repr) for t in _tensor_leaves(x[k])]
+    if isinstance(x, (list, tuple)):
+        return [t for e in x for t in _tensor_leaves(e)]
+    return []
+
+
+def _tensor_arg(a):
+    return a if isinstance(a, Tensor) else convert_to_tensor(a)
 
 
 def _touched_variables(graph: Graph) -> list:

@@ -10,7 +10,8 @@ arrays of the variables it writes.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 
@@ -21,13 +22,17 @@ __all__ = ["Interpreter", "lower_graph", "LoweredGraph"]
 
 
 class Interpreter:
-    """One evaluation of ops on jax values: ``env`` (values) and ``state`` (variables)."""
+    """One evaluation of ops on jax values: ``env`` (values) and ``state`` (variables).
 
-    __slots__ = ("env", "state")
+    ``read_delta`` (used by gradients) maps ``id(var)`` to a perturbation added to every read
+    of that variable, so ``jax.vjp`` can differentiate a region with respect to variables."""
 
-    def __init__(self, env: dict, state: dict):
+    __slots__ = ("env", "state", "read_delta")
+
+    def __init__(self, env: dict, state: dict, read_delta: dict | None = None):
         self.env = env
         self.state = state
+        self.read_delta = read_delta
 
     def run(self, ops: Sequence[Op]) -> None:
         env = self.env
@@ -45,14 +50,18 @@ class Interpreter:
     def run_region(self, region: Graph, args: Sequence[Any], state: dict | None = None):
         """Run ``region`` on ``args``; returns ``(outputs, state)``. Values of the enclosing
         graphs stay visible; ``state`` (default: a copy of the current one) is updated."""
-        sub = Interpreter(dict(self.env), dict(self.state) if state is None else state)
+        state = dict(self.state) if state is None else state
+        sub = Interpreter(dict(self.env), state, self.read_delta)
         sub.env.update(zip(map(id, region.inputs), args))
         sub.run(region.ops)
         return [sub.env[id(v)] for v in region.outputs], sub.state
 
 
 def _lower_read(ctx: Interpreter, op: Op, ins):
-    return [ctx.state[id(op.var)]]
+    value = ctx.state[id(op.var)]
+    if ctx.read_delta and id(op.var) in ctx.read_delta:
+        value = value + ctx.read_delta[id(op.var)]
+    return [value]
 
 
 def _lower_assign(ctx: Interpreter, op: Op, ins):
