@@ -116,25 +116,25 @@ def test_T5_numpy_arrays_treated_like_tensors():
 
 
 def test_T6_objects_keyed_by_identity_with_stale_values():
-    class O:
+    class Obj:
         a = 2.0
 
     @tf.function
     def evaluate(o, x):
         return x * o.a
 
-    o = O()
+    o = Obj()
     assert float(evaluate(o, tf.constant(1.0))) == 2.0
     o.a = 5.0
     assert float(evaluate(o, tf.constant(1.0))) == 2.0 and count(evaluate) == 1
-    o2 = O()
+    o2 = Obj()
     evaluate(o2, tf.constant(1.0))
     assert count(evaluate) == 2
     # A trace keyed on a collected object never matches again.
     key_objects = [k for k in evaluate._cache]
     del o, o2
     gc.collect()
-    evaluate(O(), tf.constant(1.0))
+    evaluate(Obj(), tf.constant(1.0))
     assert count(evaluate) == 3 and len(key_objects) == 2
 
 

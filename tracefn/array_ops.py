@@ -139,8 +139,10 @@ def transpose(a, perm=None, conjugate=False, name="transpose"):
     if perm is not None:
         perm = _shape_attr(perm, "transpose")
         if x.shape.rank is not None and sorted(perm) != list(builtins.range(x.shape.rank)):
-            raise ValueError(f"transpose: perm {list(perm)} is not a permutation of the "
-                             f"{x.shape.rank} dimensions of a tensor of shape {x.shape}")  # fmt: skip
+            raise ValueError(
+                f"transpose: perm {list(perm)} is not a permutation of the "
+                f"{x.shape.rank} dimensions of a tensor of shape {x.shape}"
+            )
     return bind(P.transpose, x, perm=perm)
 
 
@@ -158,8 +160,10 @@ def squeeze(input, axis=None, name=None):
         axes = math_ops.normalize_axis(axis, x.shape.rank, "squeeze")
         for a in axes:
             if x.shape.rank is not None and x.shape[a] not in (1, None):
-                raise ValueError(f"squeeze: Can not squeeze dim[{a}], expected a dimension of "
-                                 f"1, got {x.shape[a]} for a tensor of shape {x.shape}")  # fmt: skip
+                raise ValueError(
+                    f"squeeze: Can not squeeze dim[{a}], expected a dimension of "
+                    f"1, got {x.shape[a]} for a tensor of shape {x.shape}"
+                )
         axis = axes
     return bind(P.squeeze, x, axis=axis)
 
@@ -169,7 +173,8 @@ def concat(values, axis, name="concat"):
     xs = _same_dtype([convert_to_tensor(v) for v in values], "concat")
     ranks = {x.shape.rank for x in xs if x.shape.rank is not None}
     if len(ranks) > 1:
-        raise ValueError(f"concat: Shape must be equal rank, got shapes {[str(x.shape) for x in xs]}")
+        raise ValueError(f"concat: Shape must be equal rank, got shapes "
+                         f"{[str(x.shape) for x in xs]}")  # fmt: skip
     rank_ = ranks.pop() if ranks else None
     (axis,) = math_ops.normalize_axis(axis, rank_, "concat") if rank_ else (axis,)
     if rank_ is not None:
@@ -435,4 +440,3 @@ def _eval(t, feed_dict, session):
     from .compat.v1 import session as _session  # graph mode lives above this layer
 
     return _session.eval_tensor(t, feed_dict, session)
-

@@ -101,7 +101,9 @@ def as_dtype(value) -> DType:
         if hasattr(value, "dtype") and not isinstance(value, type):
             value = value.dtype
         try:
-            result = DType(np.dtype(value))
+            np_dtype = np.dtype(value)
+            # one DType per numpy dtype, as in TF: tf.as_dtype(np.float32) is tf.float32
+            result = _INTERNED.get(np_dtype) or DType(np_dtype)
         except TypeError:
             raise TypeError(f"Cannot convert {value!r} to a tracefn dtype.") from None
     try:
@@ -129,3 +131,6 @@ bool_ = DType(np.bool_)
 complex64 = DType(np.complex64)
 complex128 = DType(np.complex128)
 string = DType(np.object_)
+_INTERNED = {d.np: d for d in (
+    float16, bfloat16, float32, float64, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+    bool_, complex64, complex128, string)}  # fmt: skip

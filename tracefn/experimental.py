@@ -8,7 +8,7 @@ eager mode, inside ``tracefn.function`` and under ``GradientTape``.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 

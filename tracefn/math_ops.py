@@ -6,8 +6,8 @@ two tensors of different dtypes are a ``TypeError`` naming both (no silent promo
 
 from __future__ import annotations
 
-from .dtypes import as_dtype
 from . import dtypes
+from .dtypes import as_dtype
 from .primitives import P
 from .tensor import Tensor
 from .tracing import bind, convert_to_tensor
@@ -65,9 +65,17 @@ def _floating(x, op: str):
     return x
 
 
+def _convert(x, op: str):
+    """``convert_to_tensor`` whose error names the op being built."""
+    try:
+        return convert_to_tensor(x)
+    except TypeError as e:
+        raise TypeError(f"{op}: {e}") from None
+
+
 def _unary(prim, opname, float_only=False):
     def fn(x, name=None):
-        x = _numeric(convert_to_tensor(x), opname)
+        x = _numeric(_convert(x, opname), opname)
         return bind(prim, _floating(x, opname) if float_only else x)
 
     fn.__name__ = opname

@@ -10,14 +10,13 @@ Lowering calls ``impl`` inside the traced program. Attribute values must be hash
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .dtypes import as_dtype
 from .ir import PRIMITIVES, Primitive, TensorType, register
 
 __all__ = ["defprim", "abstract_eval", "eager_kernel", "attrs_key", "P"]
@@ -194,7 +193,8 @@ def _mean(x, axis=None, keepdims=False):
 
 for _n, _f in {
     "reduce_sum": lambda x, axis, keepdims: jnp.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
-    "reduce_prod": lambda x, axis, keepdims: jnp.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
+    "reduce_prod": lambda x, axis, keepdims: jnp.prod(x, axis=axis, keepdims=keepdims,
+                                                      dtype=x.dtype),
     "reduce_mean": _mean, "reduce_max": jnp.max, "reduce_min": jnp.min,
     "reduce_any": jnp.any, "reduce_all": jnp.all,
     "reduce_logsumexp": lambda x, axis, keepdims: jax.nn.logsumexp(x, axis=axis, keepdims=keepdims),
@@ -202,8 +202,10 @@ for _n, _f in {
 }.items():  # fmt: skip
     _reduction(_n, _f)
 
-defprim("argmax", lambda x, axis=0, output_type=None: jnp.argmax(x, axis=axis).astype(output_type.np))
-defprim("argmin", lambda x, axis=0, output_type=None: jnp.argmin(x, axis=axis).astype(output_type.np))
+defprim("argmax", lambda x, axis=0, output_type=None: jnp.argmax(x, axis=axis).astype(
+    output_type.np))  # fmt: skip
+defprim("argmin", lambda x, axis=0, output_type=None: jnp.argmin(x, axis=axis).astype(
+    output_type.np))  # fmt: skip
 defprim("cumsum", lambda x, axis=0, exclusive=False, reverse=False: _cumulative(
     jnp.cumsum, x, axis, exclusive, reverse))  # fmt: skip
 
@@ -229,18 +231,22 @@ defprim("split", lambda x, sizes, axis=0: tuple(jnp.split(x, np.cumsum(sizes)[:-
 defprim("tile", lambda x, multiples: jnp.tile(x, multiples))
 defprim("broadcast_to", lambda x, shape: jnp.broadcast_to(x, shape))
 defprim("reverse", lambda x, axis: jnp.flip(x, axis))
-defprim("pad", lambda x, paddings, constant_values=0: jnp.pad(x, paddings, constant_values=constant_values))
+defprim("pad", lambda x, paddings, constant_values=0: jnp.pad(
+    x, paddings, constant_values=constant_values))  # fmt: skip
 defprim("gather", lambda x, idx, axis=0, batch_dims=0: _gather(x, idx, axis, batch_dims))
 defprim("gather_nd", lambda x, idx: x[tuple(jnp.moveaxis(idx, -1, 0))])
 defprim("one_hot", lambda idx, depth, on_value=1.0, off_value=0.0, axis=-1, dtype=None: jnp.where(
-    jax.nn.one_hot(idx, depth, axis=axis, dtype=jnp.bool_), on_value, off_value).astype(dtype.np))  # fmt: skip
+    jax.nn.one_hot(idx, depth, axis=axis, dtype=jnp.bool_), on_value, off_value
+).astype(dtype.np))  # fmt: skip
 defprim("select", lambda c, x, y: jnp.where(c, x, y))
 defprim("cast", lambda x, dtype: _cast(x, dtype))
 defprim("bitcast", lambda x, dtype: lax.bitcast_convert_type(x, dtype.np))
 defprim("shape_of", lambda x, out_type: jnp.asarray(x.shape, dtype=out_type.np))
 defprim("boolean_mask_count", lambda m: jnp.sum(m.astype(jnp.int32)))
-defprim("sort", lambda x, axis=-1, descending=False: -jnp.sort(-x, axis) if descending else jnp.sort(x, axis))
-defprim("argsort", lambda x, axis=-1, descending=False: jnp.argsort(-x if descending else x, axis).astype(jnp.int32))
+defprim("sort", lambda x, axis=-1, descending=False: (
+    -jnp.sort(-x, axis) if descending else jnp.sort(x, axis)))  # fmt: skip
+defprim("argsort", lambda x, axis=-1, descending=False: jnp.argsort(
+    -x if descending else x, axis).astype(jnp.int32))  # fmt: skip
 defprim("top_k", lambda x, k: _top_k(x, k), multiple_results=True)
 defprim("scatter_nd_update", lambda x, idx, upd, mode: _scatter(x, idx, upd, mode))
 defprim("matrix_band_part", lambda x, lower, upper: _band(x, lower, upper))
@@ -342,7 +348,8 @@ defprim("log_softmax", lambda x, axis=-1: jax.nn.log_softmax(x, axis=axis))
 defprim("softmax_xent", lambda labels, logits, axis=-1: -jnp.sum(
     labels * jax.nn.log_softmax(logits, axis=axis), axis=axis))  # fmt: skip
 defprim("sparse_softmax_xent", lambda labels, logits: -jnp.take_along_axis(
-    jax.nn.log_softmax(logits, axis=-1), labels[..., None].astype(jnp.int32), axis=-1)[..., 0])  # fmt: skip
+    jax.nn.log_softmax(logits, axis=-1), labels[..., None].astype(jnp.int32), axis=-1
+)[..., 0])  # fmt: skip
 defprim("sigmoid_xent", lambda labels, logits: jnp.maximum(logits, 0) - logits * labels
         + jnp.log1p(jnp.exp(-jnp.abs(logits))))  # fmt: skip
 defprim("l2_loss", lambda x: jnp.sum(jnp.square(x)) / 2)

@@ -7,7 +7,8 @@ attached by ``math_ops`` (the op layer sits above this one).
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -237,11 +238,12 @@ class EagerTensor(Tensor):
     def __repr__(self):
         return (
             f"<tf.Tensor: shape={self.shape}, dtype={self.dtype.name}, "
-            f"numpy={_np_repr(self.numpy())}>"
+            f"numpy={_multiline(_np_repr(self.numpy()))}>"
         )
 
     def __str__(self):
-        return f"tf.Tensor({self.numpy()}, shape={self.shape}, dtype={self.dtype.name})"
+        text = _multiline(str(self.numpy()))
+        return f"tf.Tensor({text}, shape={self.shape}, dtype={self.dtype.name})"
 
     def __format__(self, spec):
         return format(self.numpy(), spec) if spec else str(self)
@@ -254,6 +256,11 @@ def _rebuild_eager(value):
     import jax.numpy as jnp
 
     return EagerTensor(jnp.asarray(value))
+
+
+def _multiline(text: str) -> str:
+    # As TF prints it: a value of several lines starts on a line of its own, so the rows align.
+    return "\n" + text if "\n" in text else text
 
 
 def _np_repr(a: np.ndarray) -> str:

@@ -207,6 +207,11 @@ def _foreign_tensor(x: SymbolicTensor) -> Exception:
 def _infer_np(value, dtype: DType | None) -> np.ndarray:
     if dtype is not None:
         return _np_with_dtype(value, dtype)
+    if isinstance(value, (np.ndarray, np.generic)):  # before float: np.float64 is a float
+        return np.asarray(value)
+    if value is None:
+        raise TypeError("Attempt to convert a value (None) with an unsupported type "
+                        "(<class 'NoneType'>) to a Tensor.")
     if isinstance(value, bool):
         return np.asarray(value, np.bool_)
     if isinstance(value, int):
@@ -216,8 +221,9 @@ def _infer_np(value, dtype: DType | None) -> np.ndarray:
     if isinstance(value, (str, bytes)):
         return np.asarray(value.encode() if isinstance(value, str) else value, dtype=object)
     arr = np.asarray(value)
-    if isinstance(value, (np.ndarray, np.generic)):
-        return arr
+    if arr.dtype == object and not _all_strings(value):
+        raise TypeError(f"Attempt to convert a value ({value!r}) with an unsupported type "
+                        f"({type(value)}) to a Tensor.")
     if arr.dtype == np.float64:
         return arr.astype(np.float32)
     if arr.dtype == np.int64 and (arr.size == 0 or (arr.min() >= -(2**31) and arr.max() < 2**31)):
@@ -225,6 +231,12 @@ def _infer_np(value, dtype: DType | None) -> np.ndarray:
     if arr.dtype.kind in "USO":
         return np.asarray(value, dtype=object)
     return arr
+
+
+def _all_strings(value) -> bool:
+    if isinstance(value, (str, bytes)):
+        return True
+    return isinstance(value, (list, tuple)) and all(_all_strings(v) for v in value)
 
 
 def _np_with_dtype(value, dtype: DType) -> np.ndarray:
