@@ -9,7 +9,8 @@ variables in the carry. Autograph's operators (``tracefn.autograph``) build on t
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 from jax import lax

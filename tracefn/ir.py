@@ -14,7 +14,8 @@ does, so printouts are deterministic and can be compared as golden text.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from .dtypes import DType, as_dtype
 
