@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from jax import lax
 
 from . import dtypes
@@ -172,9 +173,27 @@ def _lower_while(ctx, op: Op, ins):
         return tuple(run(body_r, carry))
 
     init = (list(ins), [ctx.state[k] for k in ids])
-    outs, carried = lax.while_loop(cond_fn, body_fn, init)
+    max_iters = op.attrs.get("max_iters")
+    if max_iters is None:
+        outs, carried = lax.while_loop(cond_fn, body_fn, init)
+    else:
+        outs, carried = _bounded(cond_fn, body_fn, init, max_iters)
     ctx.state.update(zip(ids, carried))
     return outs
+
+
+def _bounded(cond_fn, body_fn, init, max_iters: int):
+    """A loop of at most ``max_iters`` steps as a ``lax.scan`` (reverse-differentiable, unlike
+    ``lax.while_loop``): each step runs the body only while the condition still holds."""
+
+    def step(carry, _):
+        values, done = carry
+        go = jnp.logical_and(jnp.logical_not(done), cond_fn(values))
+        values = lax.cond(go, body_fn, lambda c: c, values)
+        return (values, jnp.logical_or(done, jnp.logical_not(go))), None
+
+    (final, _), _ = lax.scan(step, (init, jnp.asarray(False)), None, length=max_iters)
+    return final
 
 
 def _verify_while(op: Op) -> str | None:
@@ -206,7 +225,8 @@ def while_loop(cond: Callable, body: Callable, loop_vars, shape_invariants=None,
         return _python_while(cond, body, loop_vars, maximum_iterations, single)
     leaves, tree = _flatten(loop_vars)
     init = [convert_to_tensor(x) for x in leaves]
-    if maximum_iterations is not None:
+    max_iters = _static_int(maximum_iterations)
+    if maximum_iterations is not None and max_iters is None:
         return _bounded_while(cond, body, loop_vars, maximum_iterations, single)
     types = [TensorType(t.shape._dims, t.dtype) for t in init]
 
@@ -235,9 +255,20 @@ def while_loop(cond: Callable, body: Callable, loop_vars, shape_invariants=None,
         _check_carry(init, outs)
         body_r.outputs = [trace.value_of(t) for t in outs]
     written = _written([cond_r, body_r])
-    result = trace.emit(while_p, [trace.value_of(t) for t in init], {"_writes": written}, types,
+    attrs = {"_writes": written} if max_iters is None else {"max_iters": max_iters,
+                                                             "_writes": written}  # fmt: skip
+    result = trace.emit(while_p, [trace.value_of(t) for t in init], attrs, types,
                         regions=[cond_r, body_r])  # fmt: skip
     return tree.unflatten(result)
+
+
+def _static_int(n):
+    """``n`` as a Python int if it is known while tracing (a bound for ``lax.scan``)."""
+    if n is None or isinstance(n, SymbolicTensor):
+        return None
+    if isinstance(n, Tensor):
+        return int(n.numpy())
+    return int(n)
 
 
 def _check_carry(init, outs):
