@@ -70,9 +70,10 @@ class ConcreteFunction:
                 state = self._state = [v._value for v in self._captured]
             self._state_version = -1  # the call donates buffers in `state`
             res = self._jitted(*state, *arrays)
-            for v, a, i in zip(written, res[n:], self._written_pos):
-                v._value = a
-                state[i] = a
+            i = n
+            for v in written:
+                state[self._written_pos[i - n]] = v._value = res[i]
+                i += 1
             STATE.version += 1
             self._state_version = STATE.version
         if self._single_plain:

@@ -143,7 +143,16 @@ class Function:
             self._canonicalize(args, kwargs))  # fmt: skip
         arrays: list = []
         avars: list = []
-        key = tuple([_key(p, arrays, avars) for p in params])
+        parts = []
+        for p in params:
+            if type(p) is EagerTensor:  # the common case, inlined: same key as cache_key._key
+                a = p._array
+                arrays.append(a)
+                aval = a.aval
+                parts.append(("T", aval.shape, aval.dtype))
+            else:
+                parts.append(_key(p, arrays, avars))
+        key = tuple(parts)
         cf = self._cache.get(key)
         if cf is None:
             cf = self._miss(key, params, arrays, avars)
