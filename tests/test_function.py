@@ -564,3 +564,17 @@ def test_hot_path_traces_once_for_a_thousand_calls():
     for _ in range(1000):
         step()
     assert int(counter) == 1000 and count(step) == 1
+
+
+def test_errors_point_at_the_users_line():
+    import traceback
+
+    @tf.function
+    def f(x):
+        return tf.matmul(x, x)  # the failing line
+
+    with pytest.raises(ValueError, match="matmul: Shape must be rank >= 2") as info:
+        f(tf.constant(1.0))
+    frames = traceback.extract_tb(info.value.__traceback__)
+    assert frames[-1].line == "return tf.matmul(x, x)  # the failing line"
+    assert not any("/tracefn/" in fr.filename and fr.name != "__call__" for fr in frames)

@@ -53,3 +53,24 @@ class TracingError(RuntimeError):
 class VerificationError(Exception):
     """The IR verifier found a malformed graph. This is a bug in tracefn or in a custom op; the
     message names the op and the rule it breaks."""
+
+
+def filter_traceback(tb):
+    """``tb`` without tracefn's own frames, so an error raised while tracing points at the
+    user's lines (set ``TRACEFN_FULL_TRACEBACKS=1`` to keep every frame)."""
+    import os
+
+    if os.environ.get("TRACEFN_FULL_TRACEBACKS"):
+        return tb
+    package = os.path.dirname(os.path.abspath(__file__))
+    frames = []
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(package):
+            frames.append(tb)
+        tb = tb.tb_next
+    for a, b in zip(frames, frames[1:]):
+        a.tb_next = b
+    if frames:
+        frames[-1].tb_next = None
+        return frames[0]
+    return None

@@ -33,6 +33,7 @@ from .cache_key import (
     describe_change,
 )  # fmt: skip
 from .concrete import ConcreteFunction
+from .errors import filter_traceback
 from .ir import Graph, Primitive, TensorType, clone, register
 from .lowering import LoweredGraph
 from .tensor import EagerTensor, SymbolicTensor, Tensor, TensorSpec
@@ -132,35 +133,38 @@ class Function:
 
     # ------------------------------------------------------------------------- calling
     def __call__(self, *args, **kwargs):
-        if config.RUN_EAGERLY:
-            return self._python_function(*args, **kwargs)
-        if _tls.stack:
-            return self._call_in_trace(args, kwargs)
-        self._detector.calls += 1
-        if self._input_signature is not None:
-            return self._call_with_signature(args, kwargs)
-        params = args if (not kwargs and len(args) == self._n_pos) else (
-            self._canonicalize(args, kwargs))  # fmt: skip
-        arrays: list = []
-        avars: list = []
-        parts = []
-        for p in params:
-            if type(p) is EagerTensor:  # the common case, inlined: same key as cache_key._key
-                a = p._array
-                arrays.append(a)
-                aval = a.aval
-                parts.append(("T", aval.shape, aval.dtype))
-            else:
-                parts.append(_key(p, arrays, avars))
-        key = tuple(parts)
-        cf = self._cache.get(key)
-        if cf is None:
-            cf = self._miss(key, params, arrays, avars)
-        elif avars and cf._captured_ids and not cf._captured_ids.isdisjoint(map(id, avars)):
-            cf = self._alias_miss(key, params, arrays, avars, cf)
-        if _tls.tapes:
-            return self._call_taped(cf, params, arrays, avars)
-        return cf._call_flat(arrays, avars)
+        try:
+            if config.RUN_EAGERLY:
+                return self._python_function(*args, **kwargs)
+            if _tls.stack:
+                return self._call_in_trace(args, kwargs)
+            self._detector.calls += 1
+            if self._input_signature is not None:
+                return self._call_with_signature(args, kwargs)
+            params = args if (not kwargs and len(args) == self._n_pos) else (
+                self._canonicalize(args, kwargs))  # fmt: skip
+            arrays: list = []
+            avars: list = []
+            parts = []
+            for p in params:
+                if type(p) is EagerTensor:  # the common case, inlined: same key as cache_key._key
+                    a = p._array
+                    arrays.append(a)
+                    aval = a.aval
+                    parts.append(("T", aval.shape, aval.dtype))
+                else:
+                    parts.append(_key(p, arrays, avars))
+            key = tuple(parts)
+            cf = self._cache.get(key)
+            if cf is None:
+                cf = self._miss(key, params, arrays, avars)
+            elif avars and cf._captured_ids and not cf._captured_ids.isdisjoint(map(id, avars)):
+                cf = self._alias_miss(key, params, arrays, avars, cf)
+            if _tls.tapes:
+                return self._call_taped(cf, params, arrays, avars)
+            return cf._call_flat(arrays, avars)
+        except Exception as e:  # zero-cost until raised: point the traceback at user code
+            raise e.with_traceback(filter_traceback(e.__traceback__)) from e.__cause__
 
     def _call_taped(self, cf, params, arrays, avars):
         """An eager call under a GradientTape: run it, and record it as one ``call`` op with
