@@ -578,3 +578,29 @@ def test_errors_point_at_the_users_line():
     frames = traceback.extract_tb(info.value.__traceback__)
     assert frames[-1].line == "return tf.matmul(x, x)  # the failing line"
     assert not any("/tracefn/" in fr.filename and fr.name != "__call__" for fr in frames)
+
+
+def test_T15_functions_created_in_a_loop_share_the_detector(caplog):
+    def make():
+        return tf.function(lambda x: x + 1)
+
+    with caplog.at_level(logging.WARNING, logger="tracefn"):
+        for i in range(7):
+            make()(tf.constant(i))
+    warnings = [r for r in caplog.records if "triggered tf.function retracing" in r.getMessage()]
+    assert len(warnings) == 2
+
+
+def test_name_scope_names_ops():
+    @tf.function
+    def f(x):
+        with tf.name_scope("dense"):
+            y = tf.matmul(x, x)
+            y = tf.matmul(y, x)
+        return y
+
+    g = f.get_concrete_function(tf.TensorSpec([2, 2], tf.float32)).graph
+    assert [op.name for op in g.ops] == ["dense/matmul", "dense/matmul_1"]
+    from tracefn import ir
+
+    assert "# dense/matmul_1" in ir.pretty(g, names=True)
