@@ -22,7 +22,7 @@ import numpy as np
 from . import dtypes
 from .dtypes import DType, as_dtype
 from .errors import InaccessibleTensorError
-from .ir import Graph, Op, Primitive, TensorType
+from .ir import Graph, Op, Primitive, TensorType, Value
 from .primitives import P, attrs_key, eager_kernel
 from .tensor import EagerTensor, SymbolicTensor, Tensor
 
@@ -110,6 +110,7 @@ class Trace:
         self.creation_policy = creation_policy
         self.kind = kind
         self._consts: dict[int, SymbolicTensor] = {}
+        self._keep: list = []  # captured arrays, alive so the ids in _consts stay unique
 
     # --- context management
     def __enter__(self):
@@ -137,7 +138,7 @@ class Trace:
 
     def new_input(self, type: TensorType, name: str = "input", region: Graph | None = None):
         region = region or self.regions[-1]
-        value = _new_value(type)
+        value = Value(type)
         region.inputs.append(value)
         return SymbolicTensor(value, self, region, f"{self.unique_name(name)}:0")
 
@@ -181,15 +182,8 @@ class Trace:
             (t,) = self.emit(P.const, [], {"value": arr}, [TensorType(arr.shape, arr.dtype)],
                              name="Const")  # fmt: skip
             self._consts[key] = t
-            self._keep = getattr(self, "_keep", [])
-            self._keep.append(array)  # keep id() stable while the trace lives
+            self._keep.append(array)
         return t
-
-
-def _new_value(type: TensorType):
-    from .ir import Value
-
-    return Value(type)
 
 
 def _foreign_tensor(x: SymbolicTensor) -> Exception:
