@@ -323,7 +323,14 @@ class TracedRange:
     (``for i in tf.range(n)`` becomes one ``while`` op). It cannot be iterated in Python."""
 
     def __init__(self, start, limit, delta, dtype):
-        dtype = dtypes.as_dtype(dtype or dtypes.int32)
+        if dtype is None:  # like the eager path: float if any bound is a float
+            kinds = [getattr(v, "dtype", None) for v in (start, limit, delta)]
+            floats = [k for k in kinds if k is not None and k.is_floating]
+            py_float = any(isinstance(v, float) for v in (start, limit, delta))
+            dtype = floats[0] if floats else (dtypes.float32 if py_float else None)
+            ints = [k for k in kinds if k is not None and k.is_integer]
+            dtype = dtype or (ints[0] if ints else dtypes.int32)
+        dtype = dtypes.as_dtype(dtype)
         self.start = convert_to_tensor(start, dtype=dtype)
         self.limit = convert_to_tensor(limit, dtype=dtype)
         self.delta = convert_to_tensor(delta, dtype=dtype)

@@ -8,9 +8,8 @@ Three questions, answered per statement and stored on the AST nodes as attribute
   later before being overwritten. Only live symbols become outputs of a staged ``cond`` or
   carried values of a staged loop, which is why a symbol defined in one branch and not used
   afterwards is fine (spec A3, A18);
-- *definedness* (``ag_may_in``, ``ag_must_in``): which names may / must be bound when the
-  statement starts. A name that a nested branch function assigns through ``nonlocal`` but that
-  may not be bound yet gets an ``Undefined`` placeholder first.
+- *definedness* (``ag_must_in``): which names are certainly bound when the statement starts.
+  Reads of other names that may hold an ``Undefined`` placeholder are checked at run time.
 
 The analysis runs after break/continue/return lowering, so it only sees structured control flow.
 """
@@ -18,12 +17,22 @@ The analysis runs after break/continue/return lowering, so it only sees structur
 from __future__ import annotations
 
 import ast
-from typing import Iterable
+from collections.abc import Iterable
 
-__all__ = ["Activity", "activity", "analyze", "free_reads", "prefixes", "symbol"]
+__all__ = [
+    "Activity",
+    "activity",
+    "analyze",
+    "free_reads",
+    "prefixes",
+    "symbol",
+    "parameters",
+    "walk_scope",
+    "COMPREHENSIONS",
+]
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _LOOPS = (ast.While, ast.For)
 
 
@@ -157,7 +166,7 @@ def activity(nodes: Iterable[ast.AST]) -> Activity:
 
 def _scope_parts(node) -> tuple[list, set[str]]:
     """The nodes making up a nested scope's body and the names it binds as parameters."""
-    if isinstance(node, _COMPREHENSIONS):
+    if isinstance(node, COMPREHENSIONS):
         elts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
         gens = node.generators
         body = elts + [g.target for g in gens] + [g.iter for g in gens[1:]]
@@ -171,6 +180,10 @@ def _scope_parts(node) -> tuple[list, set[str]]:
     return body, params
 
 
+def parameters(fn: ast.FunctionDef | ast.Lambda) -> set[str]:
+    return _scope_parts(fn)[1]
+
+
 def free_reads(node: ast.AST) -> set[str]:
     """Symbols a nested scope (function, lambda, class, comprehension) reads from outside."""
     body, params = _scope_parts(node)
@@ -182,7 +195,7 @@ def free_reads(node: ast.AST) -> set[str]:
 
 def _walrus_targets(node: ast.AST) -> set[str]:
     # `:=` inside a comprehension binds in the enclosing function.
-    if not isinstance(node, _COMPREHENSIONS):
+    if not isinstance(node, COMPREHENSIONS):
         return set()
     return {n.target.id for n in ast.walk(node) if isinstance(n, ast.NamedExpr)}
 
@@ -232,7 +245,9 @@ class _Liveness:
 
     def _For(self, node: ast.For, out):
         target = activity([node.target])
-        head = self.block(node.orelse, out)
+        # The condition canonicalize added for break/return is evaluated at the loop head.
+        extra = activity([getattr(node, "ag_extra_test", None)]).reads
+        head = self.block(node.orelse, out) | extra
         while True:
             body_in = _kill(self.block(node.body, head), target.writes) | target.reads
             new = head | body_in
@@ -286,64 +301,54 @@ def _meet(a: set | None, b: set | None) -> set | None:
 
 
 class _Definedness:
-    """Forward dataflow: names that may / must be bound before each statement."""
+    """Forward dataflow: the names certainly bound before each statement (``None``: the
+    statement is unreachable)."""
 
-    def block(self, stmts, may: set, must: set | None):
+    def block(self, stmts, must: set | None) -> set | None:
         for stmt in stmts:
-            stmt.ag_may_in = frozenset(may)
             stmt.ag_must_in = frozenset(must or ())
-            may, must = self.stmt(stmt, may, must)
-        return may, must
+            must = self.stmt(stmt, must)
+        return must
 
-    def stmt(self, node, may, must):
+    def stmt(self, node, must):
         method = getattr(self, f"_{type(node).__name__}", None)
         if method is not None:
-            return method(node, may, must)
+            return method(node, must)
         act = activity([node])
-        written = act.names - act.deleted
-        must = None if must is None else (must | written) - act.deleted
-        return (may | written) - act.deleted, must
+        return None if must is None else (must | act.names) - act.deleted
 
-    def _If(self, node, may, must):
-        may1, must1 = self.block(node.body, may, must)
-        may2, must2 = self.block(node.orelse, may, must)
-        return may1 | may2, _meet(must1, must2)
+    def _If(self, node, must):
+        return _meet(self.block(node.body, must), self.block(node.orelse, must))
 
-    def _loop(self, node, may, must):
+    def _loop(self, node, must):
         head = [node.target] if isinstance(node, ast.For) else [node.test]
-        gen = activity(node.body + head).names
         bound_at_start = activity(head).names  # the loop target, or `:=` in the test
-        self.block(node.body, may | gen, None if must is None else must | bound_at_start)
-        may_out, _ = self.block(node.orelse, may | gen, must)
-        return may_out, must
+        self.block(node.body, None if must is None else must | bound_at_start)
+        self.block(node.orelse, must)
+        return must  # the body may not run
 
     _While = _For = _loop
 
-    def _Try(self, node, may, must):
-        blocks = [node.body, node.orelse, *[h.body for h in node.handlers]]
-        gen = activity([s for b in blocks for s in b]).names
-        gen |= {h.name for h in node.handlers if h.name}
-        for b in blocks:
-            self.block(b, may | gen, must)
-        may_out, final_must = self.block(node.finalbody, may | gen, must)
-        return may_out, final_must
+    def _Try(self, node, must):
+        self.block(node.orelse, self.block(node.body, must))
+        for handler in node.handlers:
+            self.block(handler.body, must)
+        return self.block(node.finalbody, must)
 
     _TryStar = _Try
 
-    def _With(self, node, may, must):
+    def _With(self, node, must):
         targets = activity([i.optional_vars for i in node.items]).names
-        must = None if must is None else must | targets
-        return self.block(node.body, may | targets, must)
+        return self.block(node.body, None if must is None else must | targets)
 
-    def _Match(self, node, may, must):
-        may_out = set(may)
+    def _Match(self, node, must):
         for case in node.cases:
             binds = activity([case.pattern]).names
-            may_out |= self.block(case.body, may | binds, None if must is None else must | binds)[0]
-        return may_out, must  # no case may match: nothing is certainly bound
+            self.block(case.body, None if must is None else must | binds)
+        return must  # no case may match
 
-    def _Return(self, node, may, must):
-        return may, None
+    def _Return(self, node, must):
+        return None
 
     _Raise = _Break = _Continue = _Return
 
@@ -363,28 +368,26 @@ class FunctionInfo:
 def _declared(stmts, kind) -> set[str]:
     found = set()
     for stmt in stmts:
-        for node in _walk_scope(stmt):
+        for node in walk_scope(stmt):
             if isinstance(node, kind):
                 found |= set(node.names)
     return found
 
 
-def _walk_scope(node: ast.AST):
+def walk_scope(node: ast.AST):
     """ast.walk that yields nested scopes but does not enter them."""
     yield node
     if not isinstance(node, _SCOPES):
         for child in ast.iter_child_nodes(node):
-            yield from _walk_scope(child)
+            yield from walk_scope(child)
 
 
 def analyze(fn: ast.FunctionDef) -> FunctionInfo:
     """Annotate every statement of ``fn`` with liveness and definedness."""
     globals_ = _declared(fn.body, ast.Global)
     nonlocals = _declared(fn.body, ast.Nonlocal)
-    nested = [n for s in fn.body for n in _walk_scope(s) if isinstance(n, _SCOPES)]
+    nested = [n for s in fn.body for n in walk_scope(s) if isinstance(n, _SCOPES)]
     captured = set().union(*[free_reads(n) for n in nested])
     _Liveness().block(fn.body, globals_ | nonlocals)
-    _, params = _scope_parts(fn)
-    bound = params | globals_ | nonlocals
-    _Definedness().block(fn.body, set(bound), set(bound))
+    _Definedness().block(fn.body, parameters(fn) | globals_ | nonlocals)
     return FunctionInfo(globals_, nonlocals, {c.split(".")[0] for c in captured})

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ast
 
-from .templates import Namer, expr, template
+from .templates import Namer, expr, locate, template
 
 __all__ = ["lower_jumps"]
 
@@ -32,18 +32,18 @@ _LOOPS = (ast.While, ast.For)
 
 def _guard(flag: str, stmts: list[ast.stmt]) -> ast.If:
     (node,) = template("if not flag:\n    body", flag=flag, body=stmts)
-    ast.copy_location(node, stmts[0])
-    return node
+    return locate([node], stmts[0])[0]
 
 
 def _add_loop_test(loop: ast.While | ast.For, flag: str) -> None:
     """Make the loop also stop when ``flag`` is set: ``while not flag and <test>``."""
     if isinstance(loop, ast.While):
-        loop.test = expr("not flag and test", flag=flag, test=loop.test)
+        loop.test = locate([expr("not flag and test", flag=flag, test=loop.test)], loop)[0]
         return
     old = getattr(loop, "ag_extra_test", None)
-    loop.ag_extra_test = expr("not flag", flag=flag) if old is None else (
-        expr("not flag and old", flag=flag, old=old))  # fmt: skip
+    new = expr("not flag", flag=flag) if old is None else expr(
+        "not flag and old", flag=flag, old=old)  # fmt: skip
+    loop.ag_extra_test = locate([new], loop)[0]
 
 
 class _JumpLowering:
@@ -59,7 +59,7 @@ class _JumpLowering:
         out: list[ast.stmt] = []
         for i, stmt in enumerate(stmts):
             if isinstance(stmt, self.kind):
-                out += [ast.copy_location(s, stmt) for s in self.replace(stmt)]
+                out += locate(self.replace(stmt), stmt)
                 return out, True  # what follows is dead code
             jumps = self.stmt(stmt)
             out.append(stmt)
@@ -112,6 +112,11 @@ def _walk_block(node: ast.AST, into_loops: bool):
 # --------------------------------------------------------------------- break and continue
 
 
+def _flag_lowering(kind: type, flag: str) -> _JumpLowering:
+    """``break`` / ``continue`` become ``flag = True``."""
+    return _JumpLowering(kind, flag, lambda jump: template(f"{flag} = True"), into_loops=False)
+
+
 class _LoopJumps(ast.NodeTransformer):
     """Lower the break and continue statements of every loop in a function body."""
 
@@ -129,18 +134,16 @@ class _LoopJumps(ast.NodeTransformer):
         out: list[ast.stmt] = [node]
         if _contains(node.body, ast.Break, into_loops=False):
             flag = self.namer.new("break_")
-            lowering = _JumpLowering(ast.Break, flag, lambda s: template(f"{flag} = True"), False)
-            node.body, _ = lowering.block(node.body)
+            node.body, _ = _flag_lowering(ast.Break, flag).block(node.body)
             _add_loop_test(node, flag)
             out = template(f"{flag} = False") + out + ([_guard(flag, orelse)] if orelse else [])
         else:
             out += orelse  # no break: the else clause always runs after the loop
         if _contains(node.body, ast.Continue, into_loops=False):
             flag = self.namer.new("continue_")
-            lowering = _JumpLowering(ast.Continue, flag, lambda s: template(f"{flag} = True"), False)
-            body, _ = lowering.block(node.body)
+            body, _ = _flag_lowering(ast.Continue, flag).block(node.body)
             node.body = template(f"{flag} = False") + body
-        return [ast.copy_location(s, node) if not hasattr(s, "lineno") else s for s in out]
+        return locate(out, node)
 
     visit_While = visit_For = _loop
 
@@ -196,8 +199,7 @@ def _lower_returns(fn: ast.FunctionDef, namer: Namer) -> None:
     head = template(f"{do_return} = False\n{retval} = ag__.UndefinedReturnValue()")
     tail = template(f"return ag__.retval({retval})")
     anchor_head, anchor_tail = fn.body[0], fn.body[-1]
-    fn.body = [ast.copy_location(s, anchor_head) for s in head] + body
-    fn.body += [ast.copy_location(s, anchor_tail) for s in tail]
+    fn.body = locate(head, anchor_head) + body + locate(tail, anchor_tail)
 
 
 def lower_jumps(fn: ast.FunctionDef, namer: Namer) -> None:

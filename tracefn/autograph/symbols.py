@@ -10,9 +10,10 @@ the same role for the value of a ``return`` lowered into a variable.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["Undefined", "UndefinedReturnValue", "ldu", "retval"]
+__all__ = ["Undefined", "UndefinedReturnValue", "ld", "ldu", "retval"]
 
 
 class Undefined:
@@ -57,6 +58,13 @@ class UndefinedReturnValue:
 
     def __repr__(self) -> str:
         return "UndefinedReturnValue()"
+
+
+def ld(value: Any) -> Any:
+    """A read of a symbol that may be unbound: fails like Python if it is."""
+    if isinstance(value, Undefined):
+        value._fail()
+    return value
 
 
 def ldu(load: Callable[[], Any], name: str) -> Any:

@@ -43,12 +43,18 @@ class Namer:
                 self.used.add((node.asname or node.name).split(".")[0])
 
     def new(self, base: str) -> str:
+        """``base``, or ``base_1``, ``base_2``... (``break_1`` for ``break_``)."""
         name, i = base, 0
+        sep = "" if base.endswith("_") else "_"
         while name in self.used:
             i += 1
-            name = f"{base}_{i}"
+            name = f"{base}{sep}{i}"
         self.used.add(name)
         return name
+
+    def reserve(self, *bases: str) -> dict[str, str]:
+        """Fresh names for several bases at once: ``{'if_body': 'if_body_2', ...}``."""
+        return {base: self.new(base) for base in bases}
 
 
 class _Fill(ast.NodeTransformer):
@@ -120,14 +126,27 @@ def make_def(name: str, params: list[str], body: list[ast.stmt]) -> ast.Function
     fields = {"decorator_list": [], "returns": None, "type_comment": None}
     if "type_params" in ast.FunctionDef._fields:  # Python 3.12+
         fields["type_params"] = []
-    return ast.FunctionDef(name=name, args=args, body=body or [ast.Pass()], **fields)
+    node = ast.FunctionDef(name=name, args=args, body=body or [ast.Pass()], **fields)
+    node.ag_generated = True  # a block function, not a user scope (see transformer._bind)
+    return node
 
 
 def locate(nodes: list[ast.AST], anchor: ast.AST) -> list[ast.AST]:
-    """Give every node without a location the location of ``anchor`` (a user statement)."""
+    """Give every node without a location the location of ``anchor`` (a user statement).
+
+    Generated expressions end on the anchor's first line: CPython places a method call on the
+    last line of its ``obj.method`` node, so a multi-line range would put ``ag__.if_stmt(...)``
+    on the last line of the user's ``if`` block. Their end column is unknown (None), so
+    tracebacks show the user's line without a misleading ``^^^`` marker under it."""
+    one_line = anchor.lineno == anchor.end_lineno
     for root in nodes:
         for node in ast.walk(root):
-            if "lineno" in node._attributes and not hasattr(node, "lineno"):
-                for attr in _POSITIONS:
-                    setattr(node, attr, getattr(anchor, attr))
+            if "lineno" not in node._attributes or hasattr(node, "lineno"):
+                continue
+            node.lineno, node.col_offset = anchor.lineno, anchor.col_offset
+            if isinstance(node, ast.stmt):
+                node.end_lineno, node.end_col_offset = anchor.end_lineno, anchor.end_col_offset
+            else:
+                node.end_lineno = anchor.lineno
+                node.end_col_offset = anchor.end_col_offset if one_line else None
     return nodes
