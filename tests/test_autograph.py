@@ -544,7 +544,6 @@ def test_A8_loop_target_after_the_loop():
     assert val(f(c(0))) == 0
 
 
-@pytest.mark.xfail(reason="needs a run-time assert op (tracefn has none yet)", strict=True)
 def test_A8_zero_iterations_fail_at_run_time():
     @tf.function
     def f(n):
@@ -552,7 +551,9 @@ def test_A8_zero_iterations_fail_at_run_time():
             z = i * 10
         return z
 
-    with pytest.raises(tf.errors.InvalidArgumentError, match="loop must iterate at least once"):
+    assert val(f(c(2))) == 10
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"assertion failed: \[loop must "
+                       r"iterate at least once to initialize z\]"):
         f(c(0))
 
 

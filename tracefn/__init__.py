@@ -11,7 +11,7 @@ import jax as _jax
 # dtypes, so this changes no tracefn default (Python floats stay float32, ints int32).
 _jax.config.update("jax_enable_x64", True)
 
-from . import autograph, config, dtypes, errors, experimental, math, nn  # noqa: E402
+from . import autograph, config, debugging, dtypes, errors, experimental, math, nn  # noqa: E402
 from .array_ops import (  # noqa: E402
     argsort,
     broadcast_to,
@@ -156,7 +156,7 @@ def executing_eagerly() -> bool:
 
 
 __all__ = [
-    "autograph", "config", "dtypes", "errors", "experimental", "math", "nn",
+    "autograph", "config", "debugging", "dtypes", "errors", "experimental", "math", "nn",
     "argsort", "broadcast_to", "concat", "constant", "expand_dims", "eye", "fill", "gather",
     "gather_nd", "linspace", "matrix_band_part", "one_hot", "ones", "ones_like", "pad", "range",
     "rank", "reshape", "reverse", "shape", "size", "sort", "split", "squeeze", "stack", "tile",

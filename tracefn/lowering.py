@@ -84,7 +84,10 @@ class LoweredGraph:
         self.written = [i for i, k in enumerate(self.state_ids) if k in written_ids]
         self.n_state = len(self.state_ids)
         self.n_out = len(graph.outputs)
-        self.jitted = jax.jit(self._fn, donate_argnums=tuple(self.written))
+        if any(op.prim.effect == "assert" for op in graph.walk()):
+            self.jitted = _checked(self._fn)
+        else:
+            self.jitted = jax.jit(self._fn, donate_argnums=tuple(self.written))
 
     def _fn(self, *arrays):
         n = self.n_state
@@ -97,6 +100,26 @@ class LoweredGraph:
     def as_text(self, *avals, dialect: str = "stablehlo") -> str:
         """The program as StableHLO (MLIR) text for inputs of the given shapes/dtypes."""
         return self.jitted.lower(*avals).as_text(dialect=dialect)
+
+
+def _checked(fn):
+    """``fn`` with run-time assertions (``checkify``), compiled without donation: a failed
+    assertion raises before any variable is written, and no input buffer was consumed."""
+    from jax.experimental import checkify
+
+    from .errors import InvalidArgumentError
+
+    inner = jax.jit(checkify.checkify(fn, errors=checkify.user_checks))
+
+    def call(*arrays):
+        err, res = inner(*arrays)
+        message = err.get()
+        if message is not None:
+            raise InvalidArgumentError(message.replace(" (`check` failed)", ""))
+        return res
+
+    call.lower = inner.lower
+    return call
 
 
 def lower_graph(graph: Graph, state_vars: Sequence[Any]) -> LoweredGraph:

@@ -189,8 +189,11 @@ def while_loop(test, body, get_state, set_state, names: Sequence[str], opts: dic
     changes and that are live at the loop head."""
     get_state = get_state or (lambda: ())
     set_state = set_state or (lambda values: None)
-    init = _define_undefined(body, get_state, set_state, tuple(get_state()), names)
+    raw = tuple(get_state())
+    init = _define_undefined(body, get_state, set_state, raw, names)
     checks.verify_loop_init(init, names)
+    # Symbols that only the loop defines hold placeholders until the first iteration (A8).
+    missing = [n for n, r, v in zip(names, raw, init) if _is_null(r) and not _is_null(v)]
     carry = _Carry(init)
     invariants = _shape_invariants(opts, carry)
 
@@ -213,8 +216,26 @@ def while_loop(test, body, get_state, set_state, names: Sequence[str], opts: dic
                                       zip(carry.leaves, carry.mask) if t]  # fmt: skip
     if opts.get("maximum_iterations") is not None:
         kwargs["maximum_iterations"] = opts["maximum_iterations"]
-    final = while_fn(cond_fn, body_fn, carry.tensors(), **kwargs)
+    if missing:
+        final = _run_at_least_once(while_fn, cond_fn, body_fn, carry.tensors(), kwargs, missing)
+    else:
+        final = while_fn(cond_fn, body_fn, carry.tensors(), **kwargs)
     set_state(carry.rebuild(final))
+
+
+def _run_at_least_once(while_fn, cond_fn, body_fn, tensors, kwargs, missing) -> list:
+    """The loop with a flag recording that the body ran; asserts it did at run time, since
+    the symbols in ``missing`` only get values inside the body (TF's A8 assertion)."""
+    from .. import debugging
+
+    if "shape_invariants" in kwargs:
+        kwargs = dict(kwargs, shape_invariants=[*kwargs["shape_invariants"], None])
+    final = while_fn(lambda *ts: cond_fn(*ts[:-1]),
+                     lambda *ts: [*body_fn(*ts[:-1]), array_ops.constant(True)],
+                     [*tensors, array_ops.constant(False)], **kwargs)  # fmt: skip
+    message = f"loop must iterate at least once to initialize {', '.join(missing)}"
+    debugging.Assert(final[-1], [message])
+    return list(final[:-1])
 
 
 def _with_extra(main: Any, extra_test: Callable | None) -> Any:
