@@ -11,7 +11,24 @@ import jax as _jax
 # dtypes, so this changes no tracefn default (Python floats stay float32, ints int32).
 _jax.config.update("jax_enable_x64", True)
 
-from . import autograph, config, debugging, dtypes, errors, experimental, math, nn  # noqa: E402
+from . import (  # noqa: E402  # noqa: E402
+    autograph,
+    config,
+    debugging,
+    dtypes,
+    errors,
+    experimental,
+    fused,
+    initializers,
+    keras,
+    losses,
+    math,
+    metrics,
+    nn,
+    optimizers,
+    schedules,
+)
+from . import random_ops as random  # noqa: E402
 from .array_ops import (  # noqa: E402
     argsort,
     broadcast_to,
@@ -72,6 +89,13 @@ from .dtypes import (
 )
 from .function import ConcreteFunction, Function, function  # noqa: E402
 from .gradients import GradientTape, UnconnectedGradients  # noqa: E402
+from .initializers import (  # noqa: E402
+    constant_initializer,
+    ones_initializer,
+    random_normal_initializer,
+    random_uniform_initializer,
+    zeros_initializer,
+)  # fmt: skip
 from .io_ops import print  # noqa: E402
 from .ir import Graph as IRGraph  # noqa: E402
 from .math_ops import (  # noqa: E402
@@ -157,6 +181,9 @@ def executing_eagerly() -> bool:
 
 __all__ = [
     "autograph", "config", "debugging", "dtypes", "errors", "experimental", "math", "nn",
+    "fused", "initializers", "keras", "losses", "metrics", "optimizers", "random", "schedules",
+    "constant_initializer", "ones_initializer", "random_normal_initializer",
+    "random_uniform_initializer", "zeros_initializer",
     "argsort", "broadcast_to", "concat", "constant", "expand_dims", "eye", "fill", "gather",
     "gather_nd", "linspace", "matrix_band_part", "one_hot", "ones", "ones_like", "pad", "range",
     "rank", "reshape", "reverse", "shape", "size", "sort", "split", "squeeze", "stack", "tile",
@@ -165,7 +192,8 @@ __all__ = [
     "DType", "as_dtype", "bfloat16", "bool", "complex64", "complex128", "double", "float16",
     "float32", "float64", "half", "int8", "int16", "int32", "int64", "string", "uint8",
     "uint16", "uint32", "uint64",
-    "ConcreteFunction", "Function", "function", "GradientTape", "UnconnectedGradients", "print", "IRGraph",
+    "ConcreteFunction", "Function", "function", "GradientTape", "UnconnectedGradients", "print",
+    "IRGraph",
     "abs", "add", "add_n", "argmax", "argmin", "cast", "clip_by_global_norm", "clip_by_norm",
     "clip_by_value", "cos", "cumsum", "divide", "einsum", "equal", "exp", "floor", "floordiv",
     "global_norm", "greater", "greater_equal", "identity", "less", "less_equal", "log",

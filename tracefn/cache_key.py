@@ -16,7 +16,6 @@ import jax
 import numpy as np
 
 from .tensor import EagerTensor, SymbolicTensor, TensorShape, TensorSpec
-from .tracing import convert_to_tensor
 from .variables import Variable
 
 logger = logging.getLogger("tracefn")
@@ -86,8 +85,11 @@ def _key(x, arrays: list, avars: list):
                 return ("alias", i)
         avars.append(x)
         return (Variable, x.dtype.np, tuple(x.shape))
-    if isinstance(x, (jax.Array, np.ndarray, np.generic)) and not isinstance(x, jax.core.Tracer):
-        a = x if isinstance(x, jax.Array) else convert_to_tensor(x)._array
+    if isinstance(x, np.ndarray) and x.dtype != object:
+        arrays.append(x)  # jax transfers it in the jitted call: no per-call conversion here
+        return ("T", x.shape, x.dtype)
+    if isinstance(x, (jax.Array, np.generic)) and not isinstance(x, jax.core.Tracer):
+        a = x if isinstance(x, jax.Array) else np.asarray(x)
         arrays.append(a)
         return ("T", a.shape, a.dtype)
     if isinstance(x, SymbolicTensor):

@@ -16,7 +16,7 @@ from .primitives import defprim
 from .tensor import Tensor
 from .tracing import bind, convert_to_tensor
 
-__all__ = ["jax_op"]
+__all__ = ["jax_op", "run_steps", "multi_step"]
 
 
 def _impl(*xs, fn, in_tree):
@@ -55,3 +55,18 @@ def jax_op(fn: Callable) -> Callable:
         return _out_tree(fn, in_tree, specs).unflatten(outs)
 
     return op
+
+
+def run_steps(step, *stacked, **kwargs):
+    """Run ``step`` once per leading-axis slice of ``stacked`` in ONE compiled call
+    (``lax.scan``); see ``tracefn.fused.run_steps``."""
+    from .fused import run_steps as _run_steps
+
+    return _run_steps(step, *stacked, **kwargs)
+
+
+def multi_step(step, steps_per_execution: int):
+    """``step`` compiled to run ``steps_per_execution`` steps per call; see ``tracefn.fused``."""
+    from .fused import multi_step as _multi_step
+
+    return _multi_step(step, steps_per_execution=steps_per_execution)

@@ -551,7 +551,8 @@ def _bind_to_spec(p, spec, arrays: list, avars: list) -> None:
 
 def function(func: Callable | None = None, input_signature=None, autograph: bool = True,
              jit_compile=None, reduce_retracing: bool = False, experimental_relax_shapes=None,
-             experimental_autograph_options=None, name: str | None = None, **kwargs):  # fmt: skip
+             experimental_autograph_options=None, name: str | None = None,
+             steps_per_execution: int | None = None, **kwargs):  # fmt: skip
     """Compile ``func`` (TF's ``tf.function``): trace it per input signature into tracefn's IR
     and run it as one XLA program with the variables it touches threaded through.
 
@@ -561,8 +562,15 @@ def function(func: Callable | None = None, input_signature=None, autograph: bool
     ... def step(): v.assign_add(1); return v.read_value()
     >>> int(step())
     1
+
+    ``steps_per_execution=K`` compiles K steps into one call over K stacked batches (a
+    ``lax.scan``; see ``tracefn.fused.multi_step``).
     """
     def decorate(fn):
+        if steps_per_execution is not None:
+            from .fused import multi_step  # the fused layer sits above this module
+
+            return multi_step(fn, steps_per_execution=steps_per_execution)
         return Function(fn, input_signature=input_signature, autograph=autograph,
                         reduce_retracing=reduce_retracing,
                         experimental_relax_shapes=experimental_relax_shapes,
