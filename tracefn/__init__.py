@@ -15,6 +15,7 @@ from . import (  # noqa: E402  # noqa: E402
     autograph,
     config,
     debugging,
+    distribute,  # noqa: E402  (registers the strategy placement hook)
     dtypes,
     errors,
     experimental,
@@ -181,7 +182,8 @@ def executing_eagerly() -> bool:
 
 __all__ = [
     "autograph", "config", "debugging", "dtypes", "errors", "experimental", "math", "nn",
-    "fused", "initializers", "keras", "losses", "metrics", "optimizers", "random", "schedules",
+    "distribute", "fused", "initializers", "keras", "losses", "metrics", "optimizers", "random",
+    "schedules",
     "constant_initializer", "ones_initializer", "random_normal_initializer",
     "random_uniform_initializer", "zeros_initializer",
     "argsort", "broadcast_to", "concat", "constant", "expand_dims", "eye", "fill", "gather",

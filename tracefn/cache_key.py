@@ -84,7 +84,7 @@ def _key(x, arrays: list, avars: list):
             if u is x:
                 return ("alias", i)
         avars.append(x)
-        return (Variable, x.dtype.np, tuple(x.shape))
+        return (Variable, x.dtype.np, tuple(x.shape), x._sharding)
     if isinstance(x, np.ndarray) and x.dtype != object:
         arrays.append(x)  # jax transfers it in the jitted call: no per-call conversion here
         return ("T", x.shape, x.dtype)

@@ -69,7 +69,11 @@ class ConcreteFunction:
             else:
                 state = self._state = [v._value for v in self._captured]
             self._state_version = -1  # the call donates buffers in `state`
-            res = self._jitted(*state, *arrays)
+            try:
+                res = self._jitted(*state, *arrays)
+            except ValueError as e:
+                _raise_if_placement(self._captured, e, self.name)
+                raise
             i = n
             for v in written:
                 state[self._written_pos[i - n]] = v._value = res[i]
@@ -86,7 +90,11 @@ class ConcreteFunction:
         with STATE_LOCK:
             if EXPOSED:
                 unshare(written)
-            res = self._jitted(*[v._value for v in vs], *arrays)
+            try:
+                res = self._jitted(*[v._value for v in vs], *arrays)
+            except ValueError as e:
+                _raise_if_placement(vs, e, self.name)
+                raise
             for v, a in zip(written, res[self._n_out :]):
                 v._value = a
             STATE.version += 1
@@ -209,3 +217,10 @@ def _check_against(p, spec, name, arrays, avars):
         raise TypeError(f"Can not cast {p!r} to Literal[{spec!r}] (argument {name!r})")
 
 
+def _raise_if_placement(variables, error: ValueError, name: str) -> None:
+    """jax refuses a program whose inputs live on different devices and numbers them as
+    positional arguments; name the variables and where each lives instead."""
+    from .distribute.placement import is_device_mismatch, placement_error
+
+    if is_device_mismatch(error):
+        raise placement_error(variables, error, f"tf.function {name!r}") from None

@@ -84,10 +84,15 @@ class LoweredGraph:
         self.written = [i for i, k in enumerate(self.state_ids) if k in written_ids]
         self.n_state = len(self.state_ids)
         self.n_out = len(graph.outputs)
+        # Written variables that a strategy placed keep their sharding: XLA would otherwise
+        # choose the output sharding from the computation (tracefn.distribute).
+        shardings = [getattr(v, "_sharding", None) for v in state_vars]
+        outs = [None] * self.n_out + [shardings[i] for i in self.written]
+        pinned = {"out_shardings": outs} if any(s is not None for s in outs) else {}
         if any(op.prim.effect == "assert" for op in graph.walk()):
-            self.jitted = _checked(self._fn)
+            self.jitted = _checked(self._fn, pinned)
         else:
-            self.jitted = jax.jit(self._fn, donate_argnums=tuple(self.written))
+            self.jitted = jax.jit(self._fn, donate_argnums=tuple(self.written), **pinned)
 
     def _fn(self, *arrays):
         n = self.n_state
@@ -102,14 +107,16 @@ class LoweredGraph:
         return self.jitted.lower(*avals).as_text(dialect=dialect)
 
 
-def _checked(fn):
+def _checked(fn, pinned: dict):
     """``fn`` with run-time assertions (``checkify``), compiled without donation: a failed
     assertion raises before any variable is written, and no input buffer was consumed."""
     from jax.experimental import checkify
 
     from .errors import InvalidArgumentError
 
-    inner = jax.jit(checkify.checkify(fn, errors=checkify.user_checks))
+    if pinned:
+        pinned = {"out_shardings": (None, pinned["out_shardings"])}
+    inner = jax.jit(checkify.checkify(fn, errors=checkify.user_checks), **pinned)
 
     def call(*arrays):
         err, res = inner(*arrays)

@@ -89,6 +89,15 @@ class Variable:
     """
 
     _counter = 0
+    __array_priority__ = 100  # numpy defers to our operators: np_array @ variable -> Tensor
+    # The sharding the variable's array keeps, set by tracefn.distribute when a strategy
+    # places a new variable; None: wherever its computations put it.
+    _sharding = None
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Variable and _building_graph():
+            cls = _graph_variable_class()
+        return object.__new__(cls)
 
     def __init__(
         self,
@@ -113,7 +122,7 @@ class Variable:
                              f"({self._shape}).")  # fmt: skip
         self._init_fn = init_fn
         self._initial_array = value
-        self._value = value
+        self._value = _copy(value)  # compiled calls donate _value; the initial value stays
         self.trainable = bool(trainable)
         self._name = scope_prefix() + (name or "Variable")
         self._device = kwargs.get("device")
@@ -238,6 +247,8 @@ class Variable:
             trace_write(trace, self, t)
             return
         array = _copy(t._array if isinstance(t, EagerTensor) else t._tracefn_array())
+        if self._sharding is not None:
+            array = place_array(array, self._sharding)
         with STATE_LOCK:
             self._value = array
             EXPOSED.pop(id(self), None)
@@ -251,7 +262,8 @@ class Variable:
             trace_write(trace, self, fn(self, *args))
             return
         with STATE_LOCK:
-            self._value = fn(self, *args)._array
+            array = fn(self, *args)._array
+            self._value = array if self._sharding is None else place_array(array, self._sharding)
             EXPOSED.pop(id(self), None)
             STATE.version += 1
 
@@ -475,6 +487,35 @@ def _on_create(var: Variable) -> None:
         trace.creation_policy(var)
     for hook in CREATION_HOOKS:
         hook(var)
+
+
+# ------------------------------------------------------------------- TF1 graph mode (compat)
+# While a compat.v1 graph is being built (a trace of kind "graph" is innermost), creating a
+# Variable makes a graph variable instead: its initial value is a computation in the graph and
+# its value lives in each Session. All of that is in tracefn/compat/v1/graph_variables.py; the
+# eager and function paths above never see it.
+
+
+def _building_graph() -> bool:
+    stack = _tls.stack
+    return bool(stack) and stack[-1].kind == "graph"
+
+
+def _graph_variable_class() -> type:
+    from .compat.v1.graph_variables import GraphVariable
+
+    return GraphVariable
+
+
+def place_array(array, sharding):
+    """``array`` on ``sharding`` (a no-op when it is there already). Across processes a
+    process-local array becomes a global one, from each process's identical copy."""
+    if array.sharding.is_equivalent_to(sharding, array.ndim):
+        return array
+    if sharding.is_fully_addressable:
+        return jax.device_put(array, sharding)
+    host = np.asarray(array)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
 
 # Hooks called with every new variable (compat.v1 collections, distribution strategies).
