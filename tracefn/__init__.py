@@ -208,3 +208,11 @@ __all__ = [
     "convert_to_tensor", "name_scope", "IndexedSlices", "Variable", "init_scope", "newaxis",
     "is_tensor", "executing_eagerly",
 ]  # fmt: skip
+
+# TF1 graphs and sessions live in compat.v1, which star-imports this module: import it last.
+from . import compat  # noqa: E402
+from .compat.v1.device import DeviceSpec, device  # noqa: E402
+from .compat.v1.graph import Graph  # noqa: E402
+from .compat.v1.graph_ops import control_dependencies, group, no_op  # noqa: E402
+
+__all__ += ["compat", "DeviceSpec", "device", "Graph", "control_dependencies", "group", "no_op"]

@@ -10,6 +10,7 @@ Lowering calls ``impl`` inside the traced program. Attribute values must be hash
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 
 import jax
@@ -65,7 +66,28 @@ def _eval_cached(prim: Primitive, types: tuple, key: tuple) -> tuple:
     if any(t.shape is None for t in types):
         return _eval_unknown_rank(prim, types, attrs)
     n_unknown = sum(d is None for t in types for d in t.shape)
-    structs = _to_struct(types, _sym_dims(n_unknown))
+    try:
+        return _eval_with(prim, types, attrs, _sym_dims(n_unknown))
+    except Exception:
+        if not n_unknown:
+            raise
+        error = sys.exc_info()[1]
+    # Distinct symbols cannot broadcast against each other ([None,1] - [None,1]) nor against
+    # known sizes ([None] * [2]): retry with one shared symbol, then with unknown sizes of 1
+    # (whose size-1 results come back unknown). The lowered program sees the real shapes.
+    try:
+        return _eval_with(prim, types, attrs, _sym_dims(1) * n_unknown)
+    except Exception:
+        pass
+    try:
+        outs = _eval_with(prim, types, attrs, (1,) * n_unknown)
+    except Exception:
+        raise error from None
+    return tuple(TensorType(tuple(None if d == 1 else d for d in o.shape), o.dtype) for o in outs)
+
+
+def _eval_with(prim: Primitive, types: tuple, attrs: dict, dims) -> tuple:
+    structs = _to_struct(types, dims)
     out = jax.eval_shape(functools.partial(prim.impl, **attrs), *structs)
     outs = out if prim.multiple_results else (out,)
     return tuple(_from_struct(o) for o in jax.tree_util.tree_leaves(outs))

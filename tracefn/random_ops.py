@@ -31,7 +31,7 @@ from . import dtypes
 from .dtypes import as_dtype
 from .primitives import defprim
 from .tensor import Tensor
-from .tracing import bind, convert_to_tensor
+from .tracing import bind, convert_to_tensor, current_trace
 from .variables import Variable, init_scope
 
 __all__ = [
@@ -260,7 +260,12 @@ def _generator(seed: int | None) -> Generator:
 
 def set_seed(seed: int | None) -> None:
     """Set the global seed: restarts the global generator and every op-seed sequence, also
-    inside functions already compiled (their key variables are reset)."""
+    inside functions already compiled (their key variables are reset). While a TF1 graph is
+    being built it seeds that graph (``compat.v1.set_random_seed``)."""
+    v1 = _graph_mode()
+    if v1 is not None:
+        v1.set_random_seed(seed)
+        return
     _Seeds.global_seed = None if seed is None else int(seed)
     with init_scope():
         if _Seeds.global_generator is not None:
@@ -283,19 +288,39 @@ def get_seed(op_seed: int | None) -> tuple[int | None, int | None]:
 # --------------------------------------------------------------------------- stateful draws
 
 
+def _graph_mode():
+    """The compat.v1 random ops while a TF1 graph is being built: there the random state lives
+    in each Session (fresh sessions start anew, spec C7), not in a process-wide variable."""
+    trace = current_trace()
+    if trace is None or trace.kind != "graph":
+        return None
+    from .compat.v1 import random_ops as v1
+
+    return v1
+
+
 def uniform(shape, minval=0, maxval=None, dtype=dtypes.float32, seed=None, name=None) -> Tensor:
     """Uniform values in ``[minval, maxval)`` (TF's ``tf.random.uniform``)."""
+    v1 = _graph_mode()
+    if v1 is not None:
+        return v1.random_uniform(shape, minval, maxval, dtype, seed, name)
     return _generator(seed).uniform(shape, minval, maxval, dtype)
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None, name=None) -> Tensor:
     """Normally distributed values (TF's ``tf.random.normal``)."""
+    v1 = _graph_mode()
+    if v1 is not None:
+        return v1.random_normal(shape, mean, stddev, dtype, seed, name)
     return _generator(seed).normal(shape, mean, stddev, dtype)
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None,
                      name=None) -> Tensor:  # fmt: skip
     """Normal values with those beyond two ``stddev`` re-drawn (TF's ``truncated_normal``)."""
+    v1 = _graph_mode()
+    if v1 is not None:
+        return v1.truncated_normal(shape, mean, stddev, dtype, seed, name)
     return _generator(seed).truncated_normal(shape, mean, stddev, dtype)
 
 

@@ -211,8 +211,10 @@ class EagerTensor(Tensor):
         return TensorShape(self._array.shape)
 
     def numpy(self) -> np.ndarray:
-        """A numpy copy of the value (a copy: it stays valid whatever happens to the tensor)."""
-        return np.array(self._array)
+        """A numpy copy of the value (a copy: it stays valid whatever happens to the tensor);
+        a numpy scalar for a 0-d tensor, as in TF."""
+        a = np.array(self._array)
+        return a[()] if a.ndim == 0 else a
 
     def __array__(self, dtype=None, copy=None):
         out = np.asarray(self._array)
@@ -238,18 +240,18 @@ class EagerTensor(Tensor):
     def __repr__(self):
         return (
             f"<tf.Tensor: shape={self.shape}, dtype={self.dtype.name}, "
-            f"numpy={_multiline(_np_repr(self.numpy()))}>"
+            f"numpy={_multiline(_np_repr(np.asarray(self._array)))}>"
         )
 
     def __str__(self):
-        text = _multiline(str(self.numpy()))
+        text = _multiline(str(np.asarray(self._array)))
         return f"tf.Tensor({text}, shape={self.shape}, dtype={self.dtype.name})"
 
     def __format__(self, spec):
         return format(self.numpy(), spec) if spec else str(self)
 
     def __reduce__(self):
-        return (_rebuild_eager, (self.numpy(),))
+        return (_rebuild_eager, (np.array(self._array),))
 
 
 def _rebuild_eager(value):

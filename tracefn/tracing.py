@@ -77,13 +77,16 @@ def scope_prefix() -> str:
 def name_scope(name: str | None):
     """Prefix the names of ops and variables created inside with ``name/``.
 
-    In eager mode and inside ``function`` names are not made unique (TF2 behaviour); graph-mode
-    code (``compat.v1``) uniquifies them per graph."""
+    In eager mode and inside ``function`` names are not made unique (TF2 behaviour); while a
+    TF1 graph is being built (``compat.v1``) they are, per graph."""
     scopes = _scopes()
+    trace = current_trace()
     if name is None or name == "":
         scopes.append("")
     elif name.endswith("/"):
         scopes.append(name)
+    elif trace is not None and trace.kind == "graph":  # TF1 graphs: ns, ns_1, ... (C5)
+        scopes.append(trace.unique_name(name) + "/")
     else:
         scopes.append(scope_prefix() + name + "/")
     try:

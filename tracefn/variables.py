@@ -199,10 +199,11 @@ class Variable:
     def numpy(self) -> np.ndarray:
         if current_trace() is not None:
             return self._tracefn_read().numpy()  # raises the symbolic-tensor error
-        return np.array(self._value)
+        a = np.array(self._value)
+        return a[()] if a.ndim == 0 else a
 
     def __array__(self, dtype=None, copy=None):
-        out = self.numpy()
+        out = np.array(self._eager("numpy conversion"))
         return out if dtype is None else out.astype(dtype)
 
     def __float__(self):
