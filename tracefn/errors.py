@@ -31,6 +31,11 @@ class NotFoundError(OpError):
     """A file, checkpoint or name does not exist."""
 
 
+class DataLossError(OpError):
+    """Stored data is damaged (a truncated or corrupted checkpoint file). Restore from another
+    checkpoint; nothing was changed."""
+
+
 class UnimplementedError(OpError):
     """The operation is not implemented by tracefn."""
 

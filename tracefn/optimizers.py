@@ -125,11 +125,28 @@ class Optimizer:
         raise NotImplementedError
 
     def build(self, var_list: Sequence[Variable]) -> None:
-        """Create the slots of the variables in ``var_list`` that have none yet."""
+        """Create the slots of the variables in ``var_list`` that have none yet; a checkpoint
+        restored earlier then fills the new slots with their saved values."""
+        created = False
         for var in var_list:
             if id(var) not in self._slots:
                 self._slots[id(var)] = self._make_slots(var)
                 self._slot_owner[id(var)] = var
+                created = True
+        if created:
+            from .checkpoint import restore_deferred  # checkpoints sit above optimizers
+
+            restore_deferred()
+
+    def _checkpoint_children(self) -> dict:
+        """What a ``tracefn.train.Checkpoint`` saves: the step count, the learning rate if it
+        is a variable, and the slots keyed by their variable (so they are named by that
+        variable's path, whatever the order the slots were created in)."""
+        children = {"iterations": self._iterations,
+                    "slots": {self._slot_owner[k]: s for k, s in self._slots.items()}}  # fmt: skip
+        if isinstance(self._learning_rate, Variable):
+            children["learning_rate"] = self._learning_rate
+        return children
 
     def _make_slots(self, var: Variable):
         # The optax state's structure does not depend on the learning rate; its values are

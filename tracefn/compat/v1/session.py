@@ -178,6 +178,27 @@ class Session:
             self._store[id(var)] = _placed(var, array)
             self._keep[id(var)] = var
 
+    # --- the interface tracefn.saver.Saver uses
+    def _tracefn_read_vars(self, variables) -> list:
+        """Host copies of the variables' values in this session, read at one point."""
+        with self._lock:
+            for v in variables:
+                if id(v) not in self._store and not _self_initializing(v):
+                    raise FailedPreconditionError(
+                        f"Attempting to save uninitialized variable {v.name!r}: run its "
+                        "initializer first."
+                    )
+            return [np.array(self._array(v)) for v in variables]
+
+    def _tracefn_write_vars(self, variables, arrays) -> None:
+        """Set the variables (all or nothing: every array was checked by the caller) and mark
+        them initialized."""
+        placed = [_placed(v, jnp.asarray(a)) for v, a in zip(variables, arrays)]
+        with self._lock:
+            for v, a in zip(variables, placed):
+                self._store[id(v)] = a
+                self._keep[id(v)] = v
+
     def make_callable(self, fetches, feed_list=None) -> Callable:
         """A function running ``fetches`` with its arguments fed to ``feed_list``."""
         feed_list = list(feed_list or [])

@@ -258,3 +258,12 @@ def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, stair
     if staircase:
         p = math_ops.floor(p)
     return lr * math_ops.pow(convert_to_tensor(float(decay_rate)), p)
+
+
+# Savers and device setters are defined with the checkpoints and strategies; TF1 code finds
+# them here, as tf.compat.v1.train.Saver and tf.compat.v1.train.replica_device_setter.
+from ...checkpoint import latest_checkpoint  # noqa: E402
+from ...distribute.device_setter import replica_device_setter  # noqa: E402
+from ...saver import Saver  # noqa: E402
+
+__all__ += ["Saver", "latest_checkpoint", "replica_device_setter"]
