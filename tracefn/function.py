@@ -320,13 +320,18 @@ class Function:
         """The trace for these arguments (TensorSpecs or values), traced if needed (T16)."""
         if self._input_signature is not None and not args and not kwargs:
             args = tuple(self._input_signature)
+        return self._lookup(args, kwargs)[0]
+
+    def _lookup(self, args, kwargs):
+        """The trace for a call (found or made) and the call's arrays and variables; the slow
+        path used by ``get_concrete_function`` and calls inside a trace."""
         params = self._canonicalize(args, kwargs)
         arrays, avars = [], []
         key = tuple(_key(p, arrays, avars) for p in params)
         cf = self._cache.get(key)
         if cf is None:
             cf = self._miss(key, params, arrays, avars)
-        return cf
+        return cf, arrays, avars
 
     def _trace(self, params, arrays, avars, specs, skeleton, reason) -> ConcreteFunction:
         if current_trace() is None:
@@ -398,12 +403,7 @@ class Function:
         """A call while another function (or a TF1 graph) is being traced: the callee's graph
         is inlined as a ``call`` op, with its variable arguments bound to the caller's (T19)."""
         outer = current_trace()
-        params = self._canonicalize(args, kwargs)
-        arrays, avars = [], []
-        key = tuple(_key(p, arrays, avars) for p in params)
-        cf = self._cache.get(key)
-        if cf is None:
-            cf = self._miss(key, params, arrays, avars)
+        cf, arrays, avars = self._lookup(args, kwargs)
         traced_vars = cf.graph.variables[len(cf._captured):]
         var_map = {id(a): b for a, b in zip(traced_vars, avars) if a is not b}
         region = clone(cf.graph, var_map)

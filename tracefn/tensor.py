@@ -163,7 +163,7 @@ class Tensor:
         raise TypeError("Tensor is unhashable. Instead, use tensor.ref() as the input.")
 
     def ref(self):
-        return _Ref(self)
+        return Ref(self)
 
     @property
     def ndim(self) -> int:
@@ -178,7 +178,9 @@ class Tensor:
         return self.shape[0]
 
 
-class _Ref:
+class Ref:
+    """A hashable reference to a tensor or variable (``x.ref()``), compared by identity."""
+
     __slots__ = ("obj",)
 
     def __init__(self, obj):
@@ -191,7 +193,7 @@ class _Ref:
         return id(self.obj)
 
     def __eq__(self, other):
-        return isinstance(other, _Ref) and other.obj is self.obj
+        return isinstance(other, Ref) and other.obj is self.obj
 
 
 class EagerTensor(Tensor):

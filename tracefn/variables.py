@@ -29,7 +29,7 @@ import numpy as np
 from .dtypes import as_dtype
 from .ir import TensorType
 from .primitives import P, defprim, eager_kernel
-from .tensor import EagerTensor, SymbolicTensor, Tensor, TensorShape
+from .tensor import EagerTensor, Ref, SymbolicTensor, Tensor, TensorShape
 from .tracing import _tls, bind, convert_to_tensor, current_trace, scope_prefix, to_array
 
 __all__ = ["Variable", "IndexedSlices", "STATE_LOCK", "STATE", "EXPOSED"]
@@ -328,7 +328,8 @@ class Variable:
         return id(self)
 
     def ref(self):
-        return _VarRef(self)
+        """A hashable reference, usable as a dict key (``ref.deref()`` gives the variable)."""
+        return Ref(self)
 
     def experimental_ref(self):
         return self.ref()
@@ -343,22 +344,6 @@ class Variable:
 
     def __reduce__(self):
         raise TypeError(f"Variable {self.name!r} cannot be pickled; use tracefn.train.Checkpoint.")
-
-
-class _VarRef:
-    __slots__ = ("obj",)
-
-    def __init__(self, obj):
-        self.obj = obj
-
-    def deref(self):
-        return self.obj
-
-    def __hash__(self):
-        return id(self.obj)
-
-    def __eq__(self, other):
-        return isinstance(other, _VarRef) and other.obj is self.obj
 
 
 def _np_repr(a):
