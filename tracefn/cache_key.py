@@ -77,17 +77,25 @@ def _key(x, arrays: list, avars: list):
         return (t, x)
     if t is tuple or t is list:
         return (t, tuple([_key(e, arrays, avars) for e in x]))
-    if t is dict:
-        return (dict, tuple([(k, _key(x[k], arrays, avars)) for k in sorted(x, key=repr)]))
+    if isinstance(x, dict):  # OrderedDict, defaultdict too: structurally, key order ignored
+        return (t, tuple([(k, _key(x[k], arrays, avars)) for k in sorted(x, key=repr)]))
     if isinstance(x, Variable):
         for i, u in enumerate(avars):
             if u is x:
                 return ("alias", i)
         avars.append(x)
         return (Variable, x.dtype.np, tuple(x.shape), x._sharding)
-    if isinstance(x, np.ndarray) and x.dtype != object:
+    if isinstance(x, np.ndarray):
+        if x.dtype == object:
+            raise TypeError(f"A numpy array of dtype object cannot be a tensor argument: {x!r}")
         arrays.append(x)  # jax transfers it in the jitted call: no per-call conversion here
         return ("T", x.shape, x.dtype)
+    if isinstance(x, jax.core.Tracer):
+        raise TypeError(
+            "A tracefn.function was called on a jax tracer (inside jax.jit, grad or vmap). "
+            "Call it outside jax transformations, or wrap jax code for tracefn with "
+            "tracefn.experimental.jax_op instead."
+        )
     if isinstance(x, (jax.Array, np.generic)) and not isinstance(x, jax.core.Tracer):
         a = x if isinstance(x, jax.Array) else np.asarray(x)
         arrays.append(a)
@@ -98,7 +106,7 @@ def _key(x, arrays: list, avars: list):
     if isinstance(x, TensorSpec):
         arrays.append(x)
         return ("T", x.shape._dims, x.dtype.np)
-    if isinstance(x, tuple):  # namedtuple
+    if isinstance(x, (tuple, list)):  # namedtuples and other subclasses: structurally
         return (t, tuple([_key(e, arrays, avars) for e in x]))
     return _WeakKey(x)
 

@@ -70,7 +70,7 @@ def snapshot(variables: Sequence[Variable]) -> list[np.ndarray]:
     """Host copies of the variables' current values, all taken at one point in program order
     (no compiled call can write a variable in between)."""
     with STATE_LOCK:
-        return storage.host_copies([v._value for v in variables])
+        return storage.host_copies([v._tracefn_array() for v in variables])
 
 
 def check_compatible(pairs: Sequence[tuple[str, Variable, np.ndarray]], path: str) -> None:

@@ -9,12 +9,12 @@ key walk, one dict lookup, one list of arrays, one jitted call and one write-bac
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import logging
 import threading
 import types
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -38,7 +38,7 @@ from .ir import Graph, Primitive, TensorType, clone, register
 from .lowering import LoweredGraph
 from .tensor import EagerTensor, SymbolicTensor, Tensor, TensorSpec
 from .tracing import Trace, _tls, convert_to_tensor, current_trace
-from .variables import Variable, trace_read
+from .variables import STATE_LOCK, Variable, trace_read
 
 __all__ = ["function", "Function", "ConcreteFunction"]
 
@@ -49,6 +49,7 @@ _V1_MESSAGE = (
     "tf.Variable is only created once or created outside tf.function. See "
     "https://www.tensorflow.org/guide/function#creating_tfvariables for more information."
 )
+_BOUND = "_tracefn_functions"  # instance attribute holding its bound tracefn functions
 _V4_MESSAGE = "Creating variables on a non-first call to a function decorated with tf.function."
 
 
@@ -91,7 +92,7 @@ class Function:
         self._first_created: bool | None = None
         self._lock = threading.RLock()
         self._detector = _detector or _detector_for(python_function)
-        self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._proxies: dict = {}
         self._init_signature(python_function)
 
     def _init_signature(self, fn):
@@ -109,19 +110,21 @@ class Function:
     def __get__(self, instance, owner=None):
         if instance is None:
             return self
-        try:
-            return self._bound[instance]
-        except (KeyError, TypeError):
-            pass
-        bound = Function(types.MethodType(self._python_function, instance),
-                         input_signature=self._input_signature, autograph=self._autograph,
-                         reduce_retracing=self._reduce_retracing, name=self._name,
-                         _detector=self._detector)  # fmt: skip
-        try:
-            self._bound[instance] = bound
-        except TypeError:
-            pass
+        # The bound function lives on the instance, so it dies with it (a weak-keyed cache
+        # would keep it alive through the bound method) and unhashable instances work too.
+        store = getattr(instance, "__dict__", None)
+        if store is None:
+            return self._bind(instance)
+        bound = store.setdefault(_BOUND, {}).get(id(self))
+        if bound is None or bound._python_function.__self__ is not instance:  # a copy's own
+            bound = store[_BOUND][id(self)] = self._bind(instance)
         return bound
+
+    def _bind(self, instance) -> Function:
+        return Function(types.MethodType(self._python_function, instance),
+                        input_signature=self._input_signature, autograph=self._autograph,
+                        reduce_retracing=self._reduce_retracing, name=self._name,
+                        _detector=self._detector)  # fmt: skip
 
     @property
     def python_function(self) -> Callable:
@@ -158,7 +161,7 @@ class Function:
             cf = self._cache.get(key)
             if cf is None:
                 cf = self._miss(key, params, arrays, avars)
-            elif avars and cf._captured_ids and not cf._captured_ids.isdisjoint(map(id, avars)):
+            if avars and cf._captured_ids and not cf._captured_ids.isdisjoint(map(id, avars)):
                 cf = self._alias_miss(key, params, arrays, avars, cf)
             if _tls.tapes:
                 return self._call_taped(cf, params, arrays, avars)
@@ -170,7 +173,8 @@ class Function:
         """An eager call under a GradientTape: run it, and record it as one ``call`` op with
         the variables' values before the call, so the tape can differentiate through it."""
         vs = cf._captured + list(avars)
-        before = {id(v): jnp.array(v._value, copy=True) for v in vs}
+        with STATE_LOCK:  # the values before the call, which donates the written buffers
+            before = {id(v): jnp.array(v._value, copy=True) for v in vs}
         traced_vars = cf.graph.variables[len(cf._captured):]
         region = clone(cf.graph, {id(a): b for a, b in zip(traced_vars, avars) if a is not b})
         result = cf._call_flat(arrays, avars)
@@ -230,7 +234,7 @@ class Function:
                 args.append(value)
         return args, kwargs
 
-    def _miss(self, key, params, arrays, avars) -> ConcreteFunction:
+    def _miss(self, key, params, arrays, avars, aliased=frozenset()) -> ConcreteFunction:
         with self._lock:
             cf = self._cache.get(key)
             if cf is not None:
@@ -241,7 +245,7 @@ class Function:
             if cf is None:
                 specs = self._relaxed_specs(skeleton, call_specs)
                 reason = self._explain(key)
-                cf = self._trace(params, arrays, avars, specs, skeleton, reason)
+                cf = self._trace(params, arrays, avars, specs, skeleton, reason, aliased)
             self._cache[key] = cf
             self._last_key = key
             return cf
@@ -250,7 +254,8 @@ class Function:
         # A variable argument is also a variable the trace captured: a different aliasing
         # pattern, so it gets its own trace (T7).
         alias = tuple(i for i, v in enumerate(avars) if id(v) in cf._captured_ids)
-        return self._miss(key + (("captured-alias", alias),), params, arrays, avars)
+        aliased = frozenset(id(avars[i]) for i in alias)
+        return self._miss(key + (("captured-alias", alias),), params, arrays, avars, aliased)
 
     def _find_compatible(self, skeleton, call_specs):
         best = None
@@ -333,18 +338,19 @@ class Function:
             cf = self._miss(key, params, arrays, avars)
         return cf, arrays, avars
 
-    def _trace(self, params, arrays, avars, specs, skeleton, reason) -> ConcreteFunction:
+    def _trace(self, params, arrays, avars, specs, skeleton, reason,
+               aliased=frozenset()) -> ConcreteFunction:  # fmt: skip
         if current_trace() is None:
             self._detector.on_trace(self._python_function, reason)
         first = self._first_created is None
         created: list = []
-        cf = self._trace_once(params, arrays, avars, specs, created if first else None)
+        cf = self._trace_once(params, arrays, avars, specs, created if first else None, aliased)
         if first:
             self._first_created = bool(created)
             if created:
                 # TF's rule: a function that created variables is traced again with creation
                 # disallowed; a body that creates them unconditionally fails here (V1).
-                cf = self._trace_once(params, arrays, avars, specs, None)
+                cf = self._trace_once(params, arrays, avars, specs, None, aliased)
         self._concrete.append((_skeleton(skeleton), specs, cf))
         return cf
 
@@ -359,17 +365,30 @@ class Function:
 
         return policy
 
-    def _trace_once(self, params, arrays, avars, specs, created) -> ConcreteFunction:
+    def _trace_once(self, params, arrays, avars, specs, created, aliased) -> ConcreteFunction:
         self._trace_count += 1
         trace = Trace(self._name, creation_policy=self._policy(created))
+        proxies = {id(v): self._proxy(i, v) for i, v in enumerate(avars) if id(v) not in aliased}
         with trace:
             inputs = iter(zip(arrays, specs))
-            sym = tuple(_symbolic(p, inputs, trace, self._param_name(i))
+            sym = tuple(_symbolic(p, inputs, trace, self._param_name(i), proxies)
                         for i, p in enumerate(params))  # fmt: skip
             args, kwargs = self._unbind(sym)
             result = self._converted()(*args, **kwargs)
             out_tree, out_leaves, structured = _collect_outputs(trace, result)
-        return self._finish(trace, avars, out_tree, out_leaves, structured, sym, specs)
+        slots = [proxies.get(id(v), v) for v in avars]
+        return self._finish(trace, slots, out_tree, out_leaves, structured, sym, specs)
+
+    def _proxy(self, index: int, var: Variable) -> Variable:
+        """The stand-in traced for variable argument ``index``: the graph names the argument
+        slot, never the variable passed when tracing (the body may also use that one by
+        closure, spec T7). One per slot and spec, so a retrace (V2) sees the same object."""
+        key = (index, var.dtype, tuple(var.shape), var._sharding)
+        proxy = self._proxies.get(key)
+        if proxy is None:
+            proxy = self._proxies[key] = object.__new__(type(var))
+        proxy.__dict__.update(var.__dict__)
+        return proxy
 
     def _param_name(self, i: int) -> str:
         return self._param_names[i] if i < len(self._param_names) else f"arg{i}"
@@ -442,9 +461,12 @@ def _touched_variables(graph: Graph) -> list:
     return list(seen.values())
 
 
-def _symbolic(p, inputs, trace: Trace, name: str):
-    """Replace the tensor leaves of argument ``p`` with the trace's inputs, in key order."""
+def _symbolic(p, inputs, trace: Trace, name: str, proxies: dict):
+    """Replace the tensor leaves of argument ``p`` with the trace's inputs, in key order, and
+    variable arguments with their slots' stand-ins."""
     t = type(p)
+    if isinstance(p, Variable):
+        return proxies.get(id(p), p)
     if t is EagerTensor or isinstance(p, (jax.Array, np.ndarray, np.generic, SymbolicTensor,
                                           TensorSpec)):  # fmt: skip
         array, (shape, dtype) = next(inputs)
@@ -452,13 +474,26 @@ def _symbolic(p, inputs, trace: Trace, name: str):
         if not isinstance(array, (TensorSpec, SymbolicTensor)):
             trace.concrete[id(s.value)] = array
         return s
-    if t is tuple or t is list:
-        return t(_symbolic(e, inputs, trace, name) for e in p)
-    if t is dict:
-        return {k: _symbolic(p[k], inputs, trace, name) for k in sorted(p, key=repr)}
+    if isinstance(p, dict):  # inputs are consumed in key order; the dict keeps its own order
+        mapped = {k: _symbolic(p[k], inputs, trace, name, proxies) for k in sorted(p, key=repr)}
+        out = copy.copy(p)
+        out.update((k, mapped[k]) for k in p)
+        return out
     if isinstance(p, tuple) and hasattr(p, "_fields"):
-        return t(*(_symbolic(e, inputs, trace, name) for e in p))
+        return t(*(_symbolic(e, inputs, trace, name, proxies) for e in p))
+    if isinstance(p, (tuple, list)):
+        items = [_symbolic(e, inputs, trace, name, proxies) for e in p]
+        return t(items) if t in (tuple, list) else _rebuild_sequence(p, items)
     return p
+
+
+def _rebuild_sequence(p, items):
+    """A list/tuple subclass rebuilt from its traced items (a plain list if its constructor
+    wants other arguments)."""
+    try:
+        return type(p)(items)
+    except TypeError:
+        return list(items)
 
 
 def _spec_tree(p):
@@ -519,7 +554,7 @@ def _bind_to_spec(p, spec, arrays: list, avars: list) -> None:
     """Check and convert one argument against an ``input_signature`` entry (T11)."""
     if isinstance(spec, TensorSpec):
         if isinstance(p, Variable):
-            t = EagerTensor(p._value)
+            t = p._tracefn_read()  # exposed: a call that writes it copies before donating
         elif isinstance(p, Tensor):
             t = p
         else:
@@ -552,7 +587,8 @@ def _bind_to_spec(p, spec, arrays: list, avars: list) -> None:
 def function(func: Callable | None = None, input_signature=None, autograph: bool = True,
              jit_compile=None, reduce_retracing: bool = False, experimental_relax_shapes=None,
              experimental_autograph_options=None, name: str | None = None,
-             steps_per_execution: int | None = None, **kwargs):  # fmt: skip
+             steps_per_execution: int | None = None, experimental_implements=None,
+             experimental_attributes=None, experimental_follow_type_hints=None):  # fmt: skip
     """Compile ``func`` (TF's ``tf.function``): trace it per input signature into tracefn's IR
     and run it as one XLA program with the variables it touches threaded through.
 

@@ -33,7 +33,7 @@ from .function import Function, function
 from .ir import Graph, Op, Primitive, TensorType, register
 from .tensor import EagerTensor, Tensor
 from .tracing import convert_to_tensor, current_trace
-from .variables import Variable
+from .variables import STATE_LOCK, Variable
 
 __all__ = ["fused_update", "run_steps", "scan_steps", "multi_step"]
 
@@ -68,11 +68,16 @@ def fused_update(fn: Callable, variables: Any, *args) -> Any:
     returns ``aux`` as tensors. ``fn`` must be the same object on every call (it keys the
     compiled kernels) and return arrays of the variables' dtypes and shapes."""
     var_leaves, tree = jax.tree_util.tree_flatten(variables, is_leaf=_is_var)
-    states = tree.unflatten([read_state(v) for v in var_leaves])
-    new, aux = jax_op(fn)(states, *args)
-    new_leaves = jax.tree_util.tree_leaves(new, is_leaf=_is_leaf)
-    for var, value in zip(var_leaves, new_leaves, strict=True):
-        store_state(var, value)
+    with STATE_LOCK:  # eagerly: read, update and store atomically (no lost concurrent update)
+        states = tree.unflatten([read_state(v) for v in var_leaves])
+        new, aux = jax_op(fn)(states, *args)
+        new_leaves = jax.tree_util.tree_leaves(new, is_leaf=_is_leaf)
+        if len(new_leaves) != len(var_leaves):  # check before storing anything
+            name = getattr(fn, "__name__", fn)
+            raise ValueError(f"fused_update: {name} returned {len(new_leaves)} arrays for "
+                             f"{len(var_leaves)} variables")  # fmt: skip
+        for var, value in zip(var_leaves, new_leaves):
+            store_state(var, value)
     return aux
 
 

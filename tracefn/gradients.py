@@ -138,7 +138,7 @@ class GradientTape:
     def _eager_value(self, x) -> Value:
         if isinstance(x, Variable):
             v = Value(TensorType(x.shape, x.dtype))
-            self._consts[id(v)] = x._value
+            self._consts[id(v)] = x._tracefn_array()  # exposed: later calls won't donate it
             self._var_reads[id(v)] = x
             self._auto_watch(x)
             return v
@@ -177,6 +177,8 @@ class GradientTape:
         if op.prim is read_variable:
             self._var_reads[id(op.outputs[0])] = op.var
             self._auto_watch(op.var)
+        for var in _nested_reads(op):  # read inside a cond/while/call body (spec G19)
+            self._auto_watch(var)
 
     def _record_call(self, region: Graph, args, outs, state: dict, name: str):
         """An eager call of a compiled function under this tape (spec G18)."""
@@ -451,7 +453,18 @@ def _lower_gradient(ctx, op: Op, ins):
         return outs
 
     zeros = [jnp.zeros(t.shape, t.dtype.np) for t in a["_src_types"]]
-    grads = _apply(f, zeros, cts, a["mode"] == "jacobian")
+    try:
+        grads = _apply(f, zeros, cts, a["mode"] == "jacobian")
+    except ValueError as e:
+        if "Reverse-mode differentiation does not work for lax.while_loop" not in str(e):
+            raise
+        where = f" (gradient at {op.source[0]}:{op.source[1]})" if op.source else ""
+        raise ValueError(
+            "GradientTape cannot differentiate through a loop whose number of iterations is "
+            f"only known at run time{where}: XLA's while loops are not reverse-differentiable. "
+            "Give the loop a static bound: tf.while_loop(..., maximum_iterations=N), or loop "
+            "over a Python range or a tensor of static length."
+        ) from None
     return [g.astype(t.dtype.np) for g, t in zip(grads, a["_src_types"])]
 
 

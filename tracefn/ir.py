@@ -363,12 +363,16 @@ def clone(graph: Graph, var_map: dict | None = None, value_map: dict | None = No
     return new
 
 
+def _map_vars(value, var_map: dict):
+    """``value`` with the variables in it (alone, or inside tuples and lists) replaced."""
+    if isinstance(value, (tuple, list)):
+        return type(value)(_map_vars(v, var_map) for v in value)
+    return var_map.get(id(value), value)
+
+
 def _clone_op(op: Op, vmap: dict, var_map: dict) -> Op:
-    attrs = dict(op.attrs)
-    if "var" in attrs:
-        attrs["var"] = var_map.get(id(attrs["var"]), attrs["var"])
-    if "_writes" in attrs:
-        attrs["_writes"] = tuple(var_map.get(id(v), v) for v in attrs["_writes"])
+    # Every attribute may name variables (`var`, a cond's `_writes`, a gradient's deltas).
+    attrs = {k: _map_vars(v, var_map) for k, v in op.attrs.items()} if var_map else dict(op.attrs)
     regions = [clone(r, var_map, vmap) for r in op.regions]
     new = Op(op.prim, [vmap.get(id(v), v) for v in op.inputs], attrs,
              [v.type for v in op.outputs], regions, op.name, op.source)  # fmt: skip

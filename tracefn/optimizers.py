@@ -87,6 +87,9 @@ class Optimizer:
     def _make_learning_rate(self, lr):
         if isinstance(lr, Variable) or callable(lr):
             return lr
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number, Tensor)):
+            raise TypeError(f"{type(self).__name__}: learning_rate must be a number, a Variable, "
+                            f"a schedule or a callable, got {lr!r}")  # fmt: skip
         return Variable(np.float32(lr), trainable=False, name=f"{self.name}/learning_rate")
 
     @property

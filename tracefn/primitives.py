@@ -60,7 +60,7 @@ def _from_struct(s) -> TensorType:
     return TensorType(shape, s.dtype)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=8192)
 def _eval_cached(prim: Primitive, types: tuple, key: tuple) -> tuple:
     attrs = dict(key)
     if any(t.shape is None for t in types):
@@ -114,6 +114,7 @@ def _default_rule(prim: Primitive) -> Callable:
 
 
 _kernels: dict = {}
+_MAX_KERNELS = 4096
 
 
 def eager_kernel(prim: Primitive, key: tuple) -> Callable:
@@ -121,6 +122,8 @@ def eager_kernel(prim: Primitive, key: tuple) -> Callable:
     k = (prim, key)
     fn = _kernels.get(k)
     if fn is None:
+        if len(_kernels) >= _MAX_KERNELS:  # attributes may hold user objects: stay bounded
+            _kernels.clear()
         fn = _kernels[k] = jax.jit(functools.partial(prim.impl, **dict(key)))
     return fn
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from typing import Any
 
 import jax
@@ -36,7 +35,7 @@ from .errors import NotFoundError
 from .function import Function
 from .tensor import EagerTensor, Tensor, TensorSpec
 from .tracing import convert_to_tensor
-from .variables import Variable
+from .variables import STATE_LOCK, Variable
 
 __all__ = ["save", "load", "LoadedFunction"]
 
@@ -323,7 +322,6 @@ def _decode_output(node: dict, outs: list):
 
 # ----------------------------------------------------------------------------------- load
 
-_CALL_LOCK = threading.Lock()  # loaded calls read, run and write back state one at a time
 
 
 def load(export_dir: str, tags=None, options=None) -> Any:
@@ -419,8 +417,9 @@ class _Trace:
         return arrays
 
     def call(self, arrays: list):
-        with _CALL_LOCK:
-            outs, new_state = self.run([v._value for v in self.state], arrays)
+        # Gather, run and store under the lock every compiled call uses: atomic with them.
+        with STATE_LOCK:
+            outs, new_state = self.run([v._tracefn_array() for v in self.state], arrays)
             for i, a in zip(self.written, new_state):
                 self.state[i].assign(a)
         return _decode_output(self.entry["outputs"], outs)
@@ -457,7 +456,7 @@ def _tensor_for(value, spec: dict, where: str):
         raise _NoMatch(f"missing argument {where!r}")
     dtype = jnp.dtype(spec["dtype"])
     if isinstance(value, Variable):
-        array = value._value
+        array = value._tracefn_array()
     elif isinstance(value, Tensor):
         array = value._array
     elif isinstance(value, (np.ndarray, np.generic, jax.Array)):

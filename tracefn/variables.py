@@ -34,10 +34,10 @@ from .tracing import _tls, bind, convert_to_tensor, current_trace, scope_prefix,
 
 __all__ = ["Variable", "IndexedSlices", "STATE_LOCK", "STATE", "EXPOSED"]
 
-# All reads-for-compiled-calls, compiled calls and write-backs happen under this lock, so
-# concurrent calls touching the same variables never lose an update. Not reentrant: code
-# holding it never calls back into code that takes it.
-STATE_LOCK = threading.Lock()
+# All reads-for-compiled-calls, compiled calls, eager reads and write-backs happen under this
+# lock, so concurrent calls touching the same variables never lose an update and never read a
+# buffer another thread is donating. Reentrant: an eager update reads the variable under it.
+STATE_LOCK = threading.RLock()
 
 
 class _StateVersion:
@@ -48,8 +48,17 @@ class _StateVersion:
 
 
 STATE = _StateVersion()
-# id(variable) -> weak reference, for variables whose current buffer a user tensor may share.
+# id(variable) -> weak reference, for variables whose current buffer a user tensor (or an
+# eager kernel still running) may share; the reference's callback drops a dead variable.
 EXPOSED: dict[int, weakref.ref] = {}
+
+
+def _expose(var) -> None:
+    """Record (with STATE_LOCK held) that ``var``'s current buffer is shared: a compiled call
+    that writes ``var`` copies it first instead of donating it (``unshare``)."""
+    key = id(var)
+    if key not in EXPOSED:
+        EXPOSED[key] = weakref.ref(var, lambda _, key=key: EXPOSED.pop(key, None))
 
 
 def _no_impl(**_):
@@ -107,8 +116,19 @@ class Variable:
         dtype=None,
         shape=None,
         validate_shape: bool = True,
-        **kwargs,
+        *,
+        caching_device=None,
+        constraint=None,
+        synchronization=None,
+        aggregation=None,
+        import_scope=None,
+        experimental_enable_variable_lifting=None,
+        collections=None,
+        device=None,
     ):
+        """TF's arguments; ``caching_device``, ``constraint``, ``synchronization``,
+        ``aggregation`` and ``import_scope`` are accepted and ignored (single-program SPMD
+        needs none of them); an unknown keyword is a TypeError, as in TF."""
         if initial_value is None:
             raise ValueError("initial_value must be specified.")
         self._dtype = None if dtype is None else as_dtype(dtype)
@@ -125,8 +145,8 @@ class Variable:
         self._value = _copy(value)  # compiled calls donate _value; the initial value stays
         self.trainable = bool(trainable)
         self._name = scope_prefix() + (name or "Variable")
-        self._device = kwargs.get("device")
-        self.collections = kwargs.get("collections")
+        self._device = device
+        self.collections = collections
         Variable._counter += 1
         self._id = Variable._counter
         _on_create(self)
@@ -172,15 +192,19 @@ class Variable:
 
     # ---------------------------------------------------------------------------- reading
     def _tracefn_array(self):
-        """The current array, for internal use by eager kernels (never handed to users)."""
-        return self._value
+        """The current array, for an eager kernel or a host copy. Marked exposed, so that a
+        compiled call on another thread copies it rather than donating it mid-use."""
+        with STATE_LOCK:
+            _expose(self)
+            return self._value
 
     def _tracefn_read(self) -> Tensor:
         trace = current_trace()
         if trace is not None:
             return trace_read(trace, self)
-        EXPOSED[id(self)] = weakref.ref(self)
-        t = EagerTensor(self._value)
+        with STATE_LOCK:
+            _expose(self)
+            t = EagerTensor(self._value)
         if _tls.tapes:  # an eager read under a GradientTape: the tensor stands for the variable
             for tape in _tls.tapes:
                 tape._record_eager_read(self, t)
@@ -191,7 +215,8 @@ class Variable:
         trace = current_trace()
         if trace is not None:
             return bind(P.identity, trace_read(trace, self))
-        return EagerTensor(_copy(self._value))
+        with STATE_LOCK:
+            return EagerTensor(_copy(self._value))
 
     def value(self) -> Tensor:
         return self.read_value()
@@ -199,7 +224,8 @@ class Variable:
     def numpy(self) -> np.ndarray:
         if current_trace() is not None:
             return self._tracefn_read().numpy()  # raises the symbolic-tensor error
-        a = np.array(self._value)
+        with STATE_LOCK:
+            a = np.array(self._value)
         return a[()] if a.ndim == 0 else a
 
     def __array__(self, dtype=None, copy=None):
@@ -228,7 +254,8 @@ class Variable:
         if current_trace() is not None:
             raise TypeError(f"{what} of variable {self.name!r} needs a concrete value, which a "
                             "traced function does not have; use tracefn ops instead.")  # fmt: skip
-        return self._value
+        with STATE_LOCK:
+            return np.array(self._value)
 
     # ---------------------------------------------------------------------------- writing
     def _convert(self, value, op: str) -> Tensor:
@@ -339,7 +366,7 @@ class Variable:
             return f"<tf.Variable '{self.name}' shape={self._shape} dtype={self._dtype.name}>"
         return (
             f"<tf.Variable '{self.name}' shape={self._shape} dtype={self._dtype.name}, "
-            f"numpy={_np_repr(np.asarray(self._value))}>"
+            f"numpy={_np_repr(self._eager('repr'))}>"
         )
 
     def __reduce__(self):

@@ -1,0 +1,194 @@
+"""Regression tests from the code review: state never lost or silently wrong, objects freed,
+bad input named."""
+
+import collections
+import dataclasses
+import gc
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+import tracefn as tf
+
+
+def test_variable_argument_that_is_also_a_closure_variable():
+    g, h = tf.Variable(1.0), tf.Variable(10.0)
+
+    @tf.function
+    def f(v):
+        v.assign_add(1.0)
+        return g.read_value()
+
+    assert float(f(g)) == 2.0  # g is the argument and the closure variable
+    assert float(f(h)) == 2.0 and float(h) == 11.0  # the closure still reads g
+
+
+def test_inlined_function_with_gradient_maps_its_variables():
+    v, w = tf.Variable(3.0), tf.Variable(5.0)
+
+    @tf.function
+    def watched(x, var):
+        with tf.GradientTape() as t:
+            y = tf.cond(x > 0, lambda: var * var * x, lambda: var)
+        return t.gradient(y, var)
+
+    @tf.function
+    def outer(a):
+        return watched(a, v), watched(a, w)  # one trace of `watched`, inlined twice
+
+    gv, gw = outer(tf.constant(1.0))
+    assert (float(gv), float(gw)) == (6.0, 10.0)
+    assert watched.experimental_get_tracing_count() == 1
+
+
+def test_gradient_of_variable_read_only_inside_a_cond():
+    a = tf.Variable(3.0)
+
+    @tf.function
+    def f(flag):
+        with tf.GradientTape() as t:
+            y = tf.cond(flag, lambda: a * a, lambda: a)
+        return t.gradient(y, a)
+
+    assert float(f(tf.constant(True))) == 6.0 and float(f(tf.constant(False))) == 1.0
+
+
+def test_gradient_through_unbounded_loop_names_the_fix():
+    a = tf.Variable(3.0)
+
+    @tf.function
+    def f(n):
+        with tf.GradientTape() as t:
+            s = tf.constant(0.0)
+            for _ in tf.range(n):
+                s += a * a
+        return t.gradient(s, a)
+
+    with pytest.raises(ValueError, match="maximum_iterations"):
+        f(tf.constant(2))
+
+
+def test_eager_reads_race_with_compiled_writes():
+    v = tf.Variable(tf.zeros([64]))
+
+    @tf.function
+    def step():
+        v.assign(v + 1.0)
+
+    errors = []
+
+    def reader():
+        try:
+            for _ in range(200):
+                (tf.convert_to_tensor(v) * 2).numpy()
+                v.read_value().numpy()
+                (v * 2).numpy()
+        except Exception as e:  # noqa: BLE001 (any failure is the bug)
+            errors.append(e)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    for _ in range(200):
+        step()
+    t.join()
+    assert not errors and float(v[0]) == 200.0
+
+
+def test_variable_passed_for_a_tensor_spec_is_not_donated_twice():
+    v = tf.Variable([1.0, 2.0])
+
+    @tf.function(input_signature=[tf.TensorSpec([2], tf.float32)])
+    def f(x):
+        v.assign(v + x)
+        return v.read_value()
+
+    np.testing.assert_array_equal(f(v).numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(v.numpy(), [2.0, 4.0])
+
+
+def test_persistent_tape_survives_a_compiled_write():
+    v = tf.Variable([1.0, 2.0])
+
+    @tf.function
+    def step():
+        v.assign_add([1.0, 1.0])
+
+    with tf.GradientTape(persistent=True) as t:
+        y = tf.reduce_sum(v * v)
+    step()
+    np.testing.assert_array_equal(t.gradient(y, v).numpy(), [2.0, 4.0])
+
+
+def test_instances_with_compiled_methods_are_freed():
+    class M(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.v = tf.Variable(tf.zeros([10]))
+
+        @tf.function
+        def __call__(self, x):
+            return self.v + x
+
+    refs = []
+    for _ in range(3):
+        m = M()
+        m(tf.constant(1.0))
+        refs.append(weakref.ref(m))
+        del m
+    gc.collect()
+    assert all(r() is None for r in refs)
+
+
+def test_methods_of_unhashable_instances_trace_once():
+    @dataclasses.dataclass
+    class D:
+        k: float = 2.0
+
+        @tf.function
+        def f(self, x):
+            return x * self.k
+
+    d = D()
+    for _ in range(3):
+        d.f(tf.constant(1.0))
+    assert d.f.experimental_get_tracing_count() == 1
+
+
+def test_dict_subclasses_are_keyed_structurally():
+    @tf.function
+    def f(d):
+        return d["a"] * 2
+
+    for i in range(3):
+        assert float(f(collections.OrderedDict(a=tf.constant(float(i))))) == 2.0 * i
+    assert f.experimental_get_tracing_count() == 1
+
+
+def test_bad_arguments_are_named():
+    @tf.function
+    def f(x):
+        return x
+
+    with pytest.raises(TypeError, match="dtype object"):
+        f(np.array(["a"], dtype=object))
+    with pytest.raises(TypeError, match="trainabel"):
+        tf.Variable(1.0, trainabel=False)
+    with pytest.raises(TypeError, match="input_signatre"):
+        tf.function(lambda x: x, input_signatre=[])
+    with pytest.raises(TypeError, match="learning_rate must be a number"):
+        tf.optimizers.SGD(None)
+
+
+def test_fused_update_checks_before_storing():
+    from tracefn.fused import fused_update
+
+    a, b = tf.Variable(1.0), tf.Variable(2.0)
+
+    def one_output(states):
+        return [states[0] + 10.0], None
+
+    with pytest.raises(ValueError, match="returned 1 arrays for 2 variables"):
+        fused_update(one_output, [a, b])
+    assert (float(a), float(b)) == (1.0, 2.0)
