@@ -139,7 +139,7 @@ def test_verifier_rejects_branches_with_other_dtypes():
     c = Op(P.cast, [p], {"dtype": tf.float32}, [TensorType((), tf.float32)])
     f = Graph(ops=[c], outputs=c.outputs)
     op = Op(cond_p, [p], {"_writes": ()}, [TensorType((), tf.bool)], regions=[t, f])
-    with pytest.raises(VerificationError, match="false branch's output dtypes"):
+    with pytest.raises(VerificationError, match="false branch's output types"):
         verify(_graph([op], [p], op.outputs))
 
 

@@ -192,3 +192,17 @@ def test_fused_update_checks_before_storing():
     with pytest.raises(ValueError, match="returned 1 arrays for 2 variables"):
         fused_update(one_output, [a, b])
     assert (float(a), float(b)) == (1.0, 2.0)
+
+
+def inner(x):  # a global named like autograph's own helper
+    return x * 2
+
+
+def test_autograph_keeps_user_globals_named_like_its_helpers():
+    @tf.function
+    def f(x):
+        if x > 0:
+            return inner(x)
+        return x
+
+    assert float(f(tf.constant(2.0))) == 4.0

@@ -67,8 +67,8 @@ def _verify_cond(op: Op) -> str | None:
     if len(op.inputs) != 1 or op.inputs[0].type.dtype != dtypes.bool_:
         return "the predicate of a cond must be one bool value"
     for label, region in zip(("true", "false"), op.regions):
-        if [v.type.dtype for v in region.outputs] != [v.type.dtype for v in op.outputs]:
-            return f"the {label} branch's output dtypes differ from the op's outputs"
+        if [v.type for v in region.outputs] != [v.type for v in op.outputs]:
+            return f"the {label} branch's output types differ from the op's outputs"
     written = {id(v) for v in _written(op.regions)}
     if written != {id(v) for v in op.attrs["_writes"]}:
         return "the variables written by the branches are not the op's carried state"
@@ -206,6 +206,8 @@ def _verify_while(op: Op) -> str | None:
         return "the body's outputs do not match the loop's carried values"
     if len(cond_r.outputs) != 1 or cond_r.outputs[0].type != TensorType((), dtypes.bool_):
         return "the cond region must return one bool scalar"
+    if {id(v) for v in _written(op.regions)} != {id(v) for v in op.attrs["_writes"]}:
+        return "the variables written by the loop are not the op's carried state"
     return None
 
 
@@ -313,6 +315,21 @@ def _python_while(cond, body, loop_vars, maximum_iterations, single):
         vals = body(vals) if single else body(*vals)
         i += 1
     return vals
+
+
+# ------------------------------------------------------------------------------------ call
+
+
+def _lower_call(ctx, op: Op, ins):
+    (region,) = op.regions
+    # A call recorded by an eager GradientTape carries the variables' values at call time.
+    state = dict(op.attrs["_state"]) if "_state" in op.attrs else ctx.state
+    outs, _ = ctx.run_region(region, ins, state=state)
+    return outs
+
+
+# A nested tracefn.function, inlined: its graph is the region, its arguments the inputs.
+call_p = register(Primitive("call", lower=_lower_call, regions=("body",)))
 
 
 # ----------------------------------------------------------------------------------- range

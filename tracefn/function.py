@@ -33,8 +33,9 @@ from .cache_key import (
     describe_change,
 )  # fmt: skip
 from .concrete import ConcreteFunction
+from .control_flow import call_p
 from .errors import filter_traceback
-from .ir import Graph, Primitive, TensorType, clone, register
+from .ir import Graph, TensorType, clone
 from .lowering import LoweredGraph
 from .tensor import EagerTensor, SymbolicTensor, Tensor, TensorSpec
 from .tracing import Trace, _tls, convert_to_tensor, current_trace
@@ -56,15 +57,6 @@ _V4_MESSAGE = "Creating variables on a non-first call to a function decorated wi
 # ---------------------------------------------------------------------- nested function call
 
 
-def _lower_call(ctx, op, ins):
-    (region,) = op.regions
-    # A call recorded by an eager GradientTape carries the variables' values at call time.
-    state = dict(op.attrs["_state"]) if "_state" in op.attrs else ctx.state
-    outs, _ = ctx.run_region(region, ins, state=state)
-    return outs
-
-
-call_p = register(Primitive("call", lower=_lower_call, regions=("body",)))
 
 
 # ------------------------------------------------------------------------------- Function

@@ -21,6 +21,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from .control_flow import call_p
 from .ir import Graph, Op, Primitive, TensorType, Value, _clone_op, register
 from .lowering import Interpreter
 from .tensor import EagerTensor, SymbolicTensor, Tensor
@@ -184,8 +185,6 @@ class GradientTape:
         """An eager call of a compiled function under this tape (spec G18)."""
         if self._trace is not None:
             return
-        from .function import call_p
-
         for var in region.reads:
             self._auto_watch(var)
         op = Op(call_p, [self._eager_value(a) for a in args], {"fn": name, "_state": state},

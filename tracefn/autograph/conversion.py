@@ -128,7 +128,9 @@ def _strip_signature(node: ast.FunctionDef) -> None:
 
 def _factory_module(node: ast.FunctionDef, freevars: tuple[str, ...]) -> ast.Module:
     placeholders = "\n".join(f"    {v} = None" for v in freevars) or "    pass"
-    text = f"def factory():\n{placeholders}\n    def inner(ag__):\n        pass\n    return inner"
+    # The enclosing function's name is reserved: a user global named like it stays visible.
+    text = (f"def factory():\n{placeholders}\n    def __tracefn_inner__(ag__):\n        pass\n"
+            "    return __tracefn_inner__")  # fmt: skip
     module = ast.parse(text)
     for n in ast.walk(module):  # the factory's own lines sit on the function's first line
         if "lineno" in n._attributes:
