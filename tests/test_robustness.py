@@ -206,3 +206,23 @@ def test_autograph_keeps_user_globals_named_like_its_helpers():
         return x
 
     assert float(f(tf.constant(2.0))) == 4.0
+
+
+def test_gradient_arguments_are_checked_before_the_tape_is_used():
+    w = tf.Variable([1.0, 2.0])
+    with tf.GradientTape() as t:
+        y = w * w
+    with pytest.raises(TypeError, match="source #0 is a str"):
+        t.gradient(y, "abc")
+    with pytest.raises(ValueError, match=r"output_gradients\[0\] has shape \(3,\)"):
+        t.gradient(y, w, output_gradients=tf.constant([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(t.gradient(y, w).numpy(), [2.0, 4.0])  # still usable
+
+
+def test_shape_error_on_real_shapes_names_the_op():
+    @tf.function(input_signature=[tf.TensorSpec([None]), tf.TensorSpec([None])])
+    def f(a, b):
+        return a + b
+
+    with pytest.raises(ValueError, match=r"add: .*incompatible shapes.*test_robustness.py"):
+        f(tf.ones([2]), tf.ones([3]))

@@ -20,6 +20,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .control_flow import call_p
 from .ir import Graph, Op, Primitive, TensorType, Value, _clone_op, register
@@ -210,10 +211,11 @@ class GradientTape:
         if self._used and not self._persistent:
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one "
                                "set of gradients (or jacobians)")  # fmt: skip
-        self._used = True
         zero = UnconnectedGradients(unconnected) == UnconnectedGradients.ZERO
         targets = _flatten(target)[0]
         src_leaves, src_tree = _flatten(sources)
+        _check_args(targets, src_leaves, output_gradients)
+        self._used = True  # only a valid request uses up a non-persistent tape
         plan = _Plan(self, targets, src_leaves)
         if self._trace is None:
             grads = plan.eager(output_gradients, jacobian)
@@ -223,6 +225,29 @@ class GradientTape:
         if not self._persistent:
             self._reset()
         return src_tree.unflatten(out)
+
+
+def _check_args(targets, sources, output_gradients) -> None:
+    for i, s in enumerate(sources):
+        if s is not None and not isinstance(s, (Tensor, Variable)):
+            raise TypeError(f"GradientTape.gradient: source #{i} is a {type(s).__name__} "
+                            f"({s!r}), not a tf.Tensor or tf.Variable")  # fmt: skip
+    for i, t in enumerate(targets):
+        if t is not None and not isinstance(t, (Tensor, Variable)):
+            raise TypeError(f"GradientTape.gradient: target #{i} is a {type(t).__name__} "
+                            f"({t!r}), not a tf.Tensor or tf.Variable")  # fmt: skip
+    if output_gradients is None:
+        return
+    grads = output_gradients if isinstance(output_gradients, (list, tuple)) else [
+        output_gradients]  # fmt: skip
+    if len(grads) != len(targets):
+        raise ValueError(f"GradientTape.gradient: {len(grads)} output_gradients for "
+                         f"{len(targets)} targets")  # fmt: skip
+    for i, (g, t) in enumerate(zip(grads, targets)):
+        shape = tuple(getattr(g, "shape", np.shape(g)))
+        if t is not None and t.shape.is_fully_defined() and shape != tuple(t.shape):
+            raise ValueError(f"GradientTape.gradient: output_gradients[{i}] has shape {shape} "
+                             f"but target #{i} has shape {tuple(t.shape)}")  # fmt: skip
 
 
 def _fill(grad, source, zero: bool, targets, jacobian: bool):

@@ -39,11 +39,14 @@ class Interpreter:
         for op in ops:
             prim = op.prim
             ins = [env[id(v)] for v in op.inputs]
-            if prim.lower is not None:
-                outs = prim.lower(self, op, ins)
-            else:
-                out = prim.impl(*ins, **op.attrs)
-                outs = out if prim.multiple_results else (out,)
+            try:
+                if prim.lower is not None:
+                    outs = prim.lower(self, op, ins)
+                else:
+                    out = prim.impl(*ins, **op.attrs)
+                    outs = out if prim.multiple_results else (out,)
+            except TypeError as e:  # jax rejected the real shapes (e.g. unknown dims that differ)
+                raise _op_failure(op, ins, e) from None
             for v, o in zip(op.outputs, outs):
                 env[id(v)] = o
 
@@ -55,6 +58,14 @@ class Interpreter:
         sub.env.update(zip(map(id, region.inputs), args))
         sub.run(region.ops)
         return [sub.env[id(v)] for v in region.outputs], sub.state
+
+
+def _op_failure(op: Op, ins, e: Exception) -> Exception:
+    """The error of an op that fails on the call's real shapes, naming it and the user line."""
+    shapes = ", ".join(f"{getattr(x, 'dtype', '?')}{list(getattr(x, 'shape', ()))}" for x in ins)
+    where = f" (at {op.source[0]}:{op.source[1]})" if op.source else ""
+    kind = ValueError if "shape" in str(e).lower() else TypeError
+    return kind(f"{op.name}: {str(e).splitlines()[0]}; inputs: {shapes}{where}")
 
 
 def _lower_read(ctx: Interpreter, op: Op, ins):

@@ -58,7 +58,8 @@ def _expose(var) -> None:
     that writes ``var`` copies it first instead of donating it (``unshare``)."""
     key = id(var)
     if key not in EXPOSED:
-        EXPOSED[key] = weakref.ref(var, lambda _, key=key: EXPOSED.pop(key, None))
+        # The dict is bound now: at interpreter exit the module's globals may be gone.
+        EXPOSED[key] = weakref.ref(var, lambda _, key=key, exposed=EXPOSED: exposed.pop(key, None))
 
 
 def _no_impl(**_):
