@@ -149,7 +149,11 @@ class Checkpoint:
         _eager_only("save")
         self.save_counter.assign_add(1)
         path = f"{os.path.abspath(file_prefix)}-{int(self.save_counter)}"
-        self._write(path, options, after=lambda: _record_latest(path))
+        try:
+            self._write(path, options, after=lambda: _record_latest(path))
+        except BaseException:
+            self.save_counter.assign_sub(1)  # nothing was saved: the numbering stays as it was
+            raise
         return path
 
     def write(self, file_prefix: str, options: CheckpointOptions | None = None) -> str:
@@ -443,7 +447,6 @@ class CheckpointManager:
         doomed = self._doomed(kept)
         if self._max_to_keep is not None:  # older ones are deleted or, kept per hours, let go
             kept = kept[-self._max_to_keep :]
-        self._checkpoints = kept
         directory = self._directory
 
         def after():  # state file first, deletions after: the state never names a deleted one
@@ -451,7 +454,12 @@ class CheckpointManager:
             for p in doomed:
                 storage.remove(p)
 
-        ckpt._write(path, options, after)
+        try:
+            ckpt._write(path, options, after)
+        except BaseException:
+            ckpt.save_counter.assign_sub(1)  # a failed save leaves the manager as it was
+            raise
+        self._checkpoints = kept
         return path
 
     def _doomed(self, kept: list[str]) -> list[str]:

@@ -97,6 +97,14 @@ class Function:
         self._param_names = [p.name for p in params]
         simple = all(p.kind == p.POSITIONAL_OR_KEYWORD for p in params) and sig is not None
         self._n_pos = len(params) if simple else -1
+        # Positional calls that leave out defaulted parameters: the defaults to append, per
+        # number of arguments given (canonicalization without inspect on the hot path, T4).
+        self._tails: dict[int, tuple] = {}
+        if simple:
+            for n in range(len(params), -1, -1):
+                self._tails[n] = tuple(p.default for p in params[n:])
+                if n and params[n - 1].default is inspect.Parameter.empty:
+                    break
 
     # ---------------------------------------------------------------- descriptor (T8)
     def __get__(self, instance, owner=None):
@@ -136,7 +144,8 @@ class Function:
             self._detector.calls += 1
             if self._input_signature is not None:
                 return self._call_with_signature(args, kwargs)
-            params = args if (not kwargs and len(args) == self._n_pos) else (
+            tail = None if kwargs else self._tails.get(len(args))
+            params = (args + tail if tail else args) if tail is not None else (
                 self._canonicalize(args, kwargs))  # fmt: skip
             arrays: list = []
             avars: list = []
