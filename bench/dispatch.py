@@ -53,8 +53,10 @@ def dispatch_case(n: int) -> dict:
         return new, new
 
     jitted = jax.jit(jax_step, donate_argnums=(0,))
-    state = {"acc": jnp.zeros((4,), jnp.float32), "reads": [jnp.full((4,), float(i), jnp.float32)
-                                                               for i in range(n)]}
+    state = {
+        "acc": jnp.zeros((4,), jnp.float32),
+        "reads": [jnp.full((4,), float(i), jnp.float32) for i in range(n)],
+    }
     xj = jnp.ones((4,), jnp.float32)
 
     def run_jax():
@@ -93,14 +95,21 @@ def main() -> list[str]:
         r = dispatch_case(n)
         ratio = r["tracefn"] / r["jax.jit"]
         ratios.append(ratio)
-        lines.append(f"| read {n} vars, write 1 | {r['tracefn'] * 1e6:.1f} | "
-                     f"{r['jax.jit'] * 1e6:.1f} | {ratio:.2f}x |")
+        lines.append(
+            f"| read {n} vars, write 1 | {r['tracefn'] * 1e6:.1f} | "
+            f"{r['jax.jit'] * 1e6:.1f} | {ratio:.2f}x |"
+        )
     fc = first_call_latency()
-    lines.append(f"| first call (trace+compile) | {fc['tracefn'] * 1e3:.1f} ms | "
-                 f"{fc['jax.jit'] * 1e3:.1f} ms | {fc['tracefn'] / fc['jax.jit']:.2f}x |")
+    lines.append(
+        f"| first call (trace+compile) | {fc['tracefn'] * 1e3:.1f} ms | "
+        f"{fc['jax.jit'] * 1e3:.1f} ms | {fc['tracefn'] / fc['jax.jit']:.2f}x |"
+    )
     verdict = "holds" if max(ratios) <= 1.2 else "does NOT hold"
-    lines += ["", f"Target (tracefn <= 1.2x hand-written jax.jit at every N): {verdict} "
-              f"(worst {max(ratios):.2f}x)."]
+    lines += [
+        "",
+        f"Target (tracefn <= 1.2x hand-written jax.jit at every N): {verdict} "
+        f"(worst {max(ratios):.2f}x).",
+    ]
     return lines
 
 

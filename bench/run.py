@@ -30,8 +30,10 @@ def machine() -> str:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"jax {jax.__version__}, backend {jax.default_backend()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"jax {jax.__version__}, backend {jax.default_backend()}"
+    )
 
 
 def main() -> None:

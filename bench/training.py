@@ -19,7 +19,6 @@ import numpy as np
 import optax
 
 import tracefn as tf
-
 from tracefn import fused
 
 K = 32

@@ -22,7 +22,6 @@ from tqdm import tqdm
 
 import tracefn as tf
 
-
 BATCH = 32
 EPOCHS = 30
 SIZES = (64, 128, 64, 10)

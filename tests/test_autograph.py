@@ -552,8 +552,11 @@ def test_A8_zero_iterations_fail_at_run_time():
         return z
 
     assert val(f(c(2))) == 10
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"assertion failed: \[loop must "
-                       r"iterate at least once to initialize z\]"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"assertion failed: \[loop must "
+        r"iterate at least once to initialize z\]",
+    ):
         f(c(0))
 
 

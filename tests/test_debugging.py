@@ -6,8 +6,11 @@ import tracefn as tf
 
 
 def test_assert_positive_eager_message():
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"assertion failed: \[neg!\] "
-                       r"\[Condition x > 0 did not hold element-wise:\] \[x = \] \[-1.0\]"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"assertion failed: \[neg!\] "
+        r"\[Condition x > 0 did not hold element-wise:\] \[x = \] \[-1.0\]",
+    ):
         tf.debugging.assert_positive(tf.constant(-1.0), message="neg!")
     assert tf.debugging.assert_positive(tf.constant(1.0)) is None
 

@@ -242,8 +242,11 @@ def test_T11_input_signature():
     np.testing.assert_array_equal(f(tf.constant([1, 2, 3])).numpy(), [2, 4, 6])
     np.testing.assert_array_equal(f([1, 2, 3]).numpy(), [2, 4, 6])
     assert count(f) == 1
-    with pytest.raises(TypeError, match=r"Binding inputs to tf.function failed due to `Can not "
-                       r"cast TensorSpec\(shape=\(1, 2\), dtype=tf.int32"):
+    with pytest.raises(
+        TypeError,
+        match=r"Binding inputs to tf.function failed due to `Can not "
+        r"cast TensorSpec\(shape=\(1, 2\), dtype=tf.int32",
+    ):
         f(tf.constant([[1, 2]]))
     with pytest.raises(TypeError, match="too many positional arguments"):
         f(tf.constant([1]), tf.constant([1]))
@@ -376,8 +379,9 @@ def test_T16_get_concrete_function():
     # Section 8: a concrete function checks shapes and dtypes.
     with pytest.raises(TypeError, match=r"Argument 'x'.*TensorSpec\(shape=\(None, 3\)"):
         cf(tf.ones([2, 4]))
-    with pytest.raises(InvalidArgumentError, match="expected to be a float32 tensor but is a "
-                       "int32 tensor"):
+    with pytest.raises(
+        InvalidArgumentError, match="expected to be a float32 tensor but is a int32 tensor"
+    ):
         cf(tf.ones([2, 3], tf.int32))
     with pytest.raises(TypeError, match="Can not cast"):
         cf(1.0)

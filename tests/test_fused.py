@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 import tracefn as tf
-
 from tracefn import fused
 from tracefn import metrics as M
 from tracefn import optimizers as O

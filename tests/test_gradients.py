@@ -33,8 +33,11 @@ def test_G2_watch_and_G3_non_persistent_once():
         t.watch(x)
         y = x * x
     assert float(t.gradient(y, x)) == 6.0
-    with pytest.raises(RuntimeError, match="A non-persistent GradientTape can only be used to "
-                       r"compute one set of gradients \(or jacobians\)"):
+    with pytest.raises(
+        RuntimeError,
+        match="A non-persistent GradientTape can only be used to "
+        r"compute one set of gradients \(or jacobians\)",
+    ):
         t.gradient(y, x)
 
 
@@ -119,8 +122,11 @@ def test_G14_integer_sources(caplog):
 
 
 def test_G15_watch_python_value():
-    with pytest.raises(ValueError, match="^Passed in object 1.0 of type 'float', not tf.Tensor or "
-                       "tf.Variable or ExtensionType.$"):
+    with pytest.raises(
+        ValueError,
+        match="^Passed in object 1.0 of type 'float', not tf.Tensor or "
+        "tf.Variable or ExtensionType.$",
+    ):
         with tf.GradientTape() as t:
             t.watch(1.0)
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import tracefn as tf
-
 from tracefn import initializers as I
 from tracefn import random_ops as R
 

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import tracefn as tf
-
 from tracefn import losses as L
 
 LOGITS = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3]], np.float32)

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 import tracefn as tf
-
 from tracefn import metrics as M
 
 LABELS = np.array([0, 2, 1, 1], np.int32)

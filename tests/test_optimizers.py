@@ -7,7 +7,6 @@ import optax
 import pytest
 
 import tracefn as tf
-
 from tracefn import optimizers as O
 
 W0 = np.array([[1.0, -2.0], [0.5, 3.0]], np.float32)

@@ -94,8 +94,10 @@ def test_V4_creation_on_a_non_first_call():
         return 0.0
 
     assert float(lazy(False)) == 0.0
-    with pytest.raises(ValueError, match="^Creating variables on a non-first call to a function "
-                       "decorated with tf.function.$"):
+    with pytest.raises(
+        ValueError,
+        match="^Creating variables on a non-first call to a function decorated with tf.function.$",
+    ):
         lazy(True)
 
 
@@ -200,9 +202,12 @@ def test_V9_dtype_and_shape_rules():
     with pytest.raises(TypeError, match="^Cannot convert 1.5 to EagerTensor of dtype int32$"):
         tf.Variable(1).assign(1.5)
     v = tf.Variable([1.0, 2.0])
-    with pytest.raises(ValueError, match=r"^Cannot assign value to variable ' Variable:0': Shape "
-                       r"mismatch.The variable shape \(2,\), and the assigned value shape \(3,\) "
-                       r"are incompatible.$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^Cannot assign value to variable ' Variable:0': Shape "
+        r"mismatch.The variable shape \(2,\), and the assigned value shape \(3,\) "
+        r"are incompatible.$",
+    ):
         v.assign([1.0, 2.0, 3.0])
 
     @tf.function

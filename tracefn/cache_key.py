@@ -239,5 +239,3 @@ def _detector_for(fn) -> _RetraceDetector:
     if det is None:
         det = _detectors[code] = _RetraceDetector()
     return det
-
-

@@ -152,7 +152,7 @@ class ConcreteFunction:
         """The compiled program of this trace as StableHLO text (MLIR), for the current
         variables and the traced input shapes (unknown dims need real arguments: use
         ``function.experimental_get_compiler_ir`` style calls with concrete inputs)."""
-        vs = self._captured + [v for v in self.graph.variables[len(self._captured):]]
+        vs = self._captured + [v for v in self.graph.variables[len(self._captured) :]]
         avals = [jax.ShapeDtypeStruct(v._value.shape, v._value.dtype) for v in vs]
         for shape, dtype in self._input_specs:
             if shape is None or None in shape:

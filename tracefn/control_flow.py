@@ -147,7 +147,7 @@ def case(branch_fns, default=None, exclusive=False, name="case"):
         pairs, (_, default) = pairs[:-1], pairs[-1]
     result = default
     for pred, fn in reversed(pairs):
-        result = (lambda p=pred, f=fn, r=result: cond(p, f, r if callable(r) else (lambda: r)))
+        result = lambda p=pred, f=fn, r=result: cond(p, f, r if callable(r) else (lambda: r))
     return result()
 
 
@@ -366,4 +366,3 @@ class TracedRange:
 
 def traced_range(start, limit, delta, dtype) -> TracedRange:
     return TracedRange(start, limit, delta, dtype)
-

@@ -17,8 +17,17 @@ from .math_ops import binary_operands, greater, greater_equal, less, less_equal,
 from .tensor import EagerTensor, Tensor
 from .tracing import convert_to_tensor, current_trace
 
-__all__ = ["Assert", "assert_equal", "assert_greater", "assert_greater_equal", "assert_less",
-           "assert_less_equal", "assert_positive", "assert_non_negative", "assert_negative"]
+__all__ = [
+    "Assert",
+    "assert_equal",
+    "assert_greater",
+    "assert_greater_equal",
+    "assert_less",
+    "assert_less_equal",
+    "assert_positive",
+    "assert_non_negative",
+    "assert_negative",
+]
 
 
 def _lower_assert(ctx, op, ins):
@@ -79,5 +88,7 @@ def assert_equal(x, y, message=None, summarize=None, name=None):
 
     x, y = binary_operands(x, y, "assert_equal")
     header = [message] if message else []
-    return Assert(reduce_all(equal(x, y)),
-                  header + ["Condition x == y did not hold element-wise:", "x = ", x, "y = ", y])
+    return Assert(
+        reduce_all(equal(x, y)),
+        header + ["Condition x == y did not hold element-wise:", "x = ", x, "y = ", y],
+    )

@@ -57,8 +57,6 @@ _V4_MESSAGE = "Creating variables on a non-first call to a function decorated wi
 # ---------------------------------------------------------------------- nested function call
 
 
-
-
 # ------------------------------------------------------------------------------- Function
 
 
@@ -176,7 +174,7 @@ class Function:
         vs = cf._captured + list(avars)
         with STATE_LOCK:  # the values before the call, which donates the written buffers
             before = {id(v): jnp.array(v._value, copy=True) for v in vs}
-        traced_vars = cf.graph.variables[len(cf._captured):]
+        traced_vars = cf.graph.variables[len(cf._captured) :]
         region = clone(cf.graph, {id(a): b for a, b in zip(traced_vars, avars) if a is not b})
         result = cf._call_flat(arrays, avars)
         args = [_tensor_arg(p) for p in _tensor_leaves(params)]
@@ -424,7 +422,7 @@ class Function:
         is inlined as a ``call`` op, with its variable arguments bound to the caller's (T19)."""
         outer = current_trace()
         cf, arrays, avars = self._lookup(args, kwargs)
-        traced_vars = cf.graph.variables[len(cf._captured):]
+        traced_vars = cf.graph.variables[len(cf._captured) :]
         var_map = {id(a): b for a, b in zip(traced_vars, avars) if a is not b}
         region = clone(cf.graph, var_map)
         values = [outer.value_of(convert_to_tensor(a) if not isinstance(a, Tensor) else a)
@@ -603,6 +601,7 @@ def function(func: Callable | None = None, input_signature=None, autograph: bool
     ``steps_per_execution=K`` compiles K steps into one call over K stacked batches (a
     ``lax.scan``; see ``tracefn.fused.multi_step``).
     """
+
     def decorate(fn):
         if steps_per_execution is not None:
             from .fused import multi_step  # the fused layer sits above this module
@@ -615,4 +614,3 @@ def function(func: Callable | None = None, input_signature=None, autograph: bool
                         name=name)  # fmt: skip
 
     return decorate if func is None else decorate(func)
-

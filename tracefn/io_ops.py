@@ -86,5 +86,3 @@ def print(*inputs, output_stream=None, summarize=3, sep: str = " ", end: str = "
                {"format": shown, "_template": tuple(template), "stream": stream, "sep": sep,
                 "end": end}, [])  # fmt: skip
     return None
-
-

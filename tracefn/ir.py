@@ -294,8 +294,10 @@ class _Printer:
         return lines
 
     def outs(self, graph: Graph) -> str:
-        return "".join(self.use(v) + "," for v in graph.outputs) if len(graph.outputs) == 1 else (
-            " ".join(self.use(v) for v in graph.outputs)
+        return (
+            "".join(self.use(v) + "," for v in graph.outputs)
+            if len(graph.outputs) == 1
+            else (" ".join(self.use(v) for v in graph.outputs))
         )
 
 

@@ -323,7 +323,6 @@ def _decode_output(node: dict, outs: list):
 # ----------------------------------------------------------------------------------- load
 
 
-
 def load(export_dir: str, tags=None, options=None) -> Any:
     """Load a directory written by ``save``: an object with the exported functions as
     attributes, ``signatures``, ``variables`` and the saved attribute tree of variables."""

@@ -29,6 +29,8 @@ from .tensor import EagerTensor, SymbolicTensor, Tensor
 __all__ = ["Trace", "bind", "convert_to_tensor", "current_trace", "name_scope", "user_source"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
 class _ThreadState(threading.local):
     """Per-thread trace stack and name-scope stack (``__init__`` runs once per thread)."""
 
@@ -207,8 +209,10 @@ def _infer_np(value, dtype: DType | None) -> np.ndarray:
     if isinstance(value, (np.ndarray, np.generic)):  # before float: np.float64 is a float
         return np.asarray(value)
     if value is None:
-        raise TypeError("Attempt to convert a value (None) with an unsupported type "
-                        "(<class 'NoneType'>) to a Tensor.")
+        raise TypeError(
+            "Attempt to convert a value (None) with an unsupported type "
+            "(<class 'NoneType'>) to a Tensor."
+        )
     if isinstance(value, bool):
         return np.asarray(value, np.bool_)
     if isinstance(value, int):
@@ -219,8 +223,10 @@ def _infer_np(value, dtype: DType | None) -> np.ndarray:
         return np.asarray(value.encode() if isinstance(value, str) else value, dtype=object)
     arr = np.asarray(value)
     if arr.dtype == object and not _all_strings(value):
-        raise TypeError(f"Attempt to convert a value ({value!r}) with an unsupported type "
-                        f"({type(value)}) to a Tensor.")
+        raise TypeError(
+            f"Attempt to convert a value ({value!r}) with an unsupported type "
+            f"({type(value)}) to a Tensor."
+        )
     if arr.dtype == np.float64:
         return arr.astype(np.float32)
     if arr.dtype == np.int64 and (arr.size == 0 or (arr.min() >= -(2**31) and arr.max() < 2**31)):

@@ -470,8 +470,10 @@ def evaluate_symbolic(t: SymbolicTensor) -> EagerTensor:
         elif op.prim is P.const:
             result = [op.attrs["value"]]
         elif op.regions or op.prim.effect:
-            raise ValueError(f"A variable's initial value depends on {op.prim.name!r} "
-                             "(control flow or state), which cannot be evaluated eagerly.")
+            raise ValueError(
+                f"A variable's initial value depends on {op.prim.name!r} "
+                "(control flow or state), which cannot be evaluated eagerly."
+            )
         else:
             out = op.prim.impl(*[value(i) for i in op.inputs], **op.attrs)
             result = list(out) if op.prim.multiple_results else [out]
@@ -561,4 +563,3 @@ def _tensor_eq(self, other):
     from .array_ops import OPERATORS
 
     return OPERATORS["__eq__"](self, other)
-
