@@ -7,7 +7,6 @@ attached by ``math_ops`` (the op layer sits above this one).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -339,7 +338,3 @@ class SymbolicTensor(Tensor):
 
 def is_tensor(x: Any) -> bool:
     return isinstance(x, Tensor)
-
-
-def flat_shapes(xs: Iterable) -> list:
-    return [tuple(x.shape) for x in xs]

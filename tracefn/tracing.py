@@ -109,7 +109,6 @@ class Trace:
     def __init__(self, name: str = "graph", *, creation_policy=None, kind: str = "function"):
         self.graph = Graph(name=name)
         self.regions: list[Graph] = [self.graph]
-        self.variables: dict[int, Any] = {}
         self.names: dict[str, int] = {}
         self.concrete: dict[int, Any] = {}
         self.creation_policy = creation_policy
@@ -155,9 +154,6 @@ class Trace:
         if _tls.tapes:
             for tape in _tls.tapes:
                 tape._record_traced(self, region, op)
-        var = attrs.get("var")
-        if var is not None:
-            self.variables.setdefault(id(var), var)
         return [SymbolicTensor(v, self, region, f"{op.name}:{i}") for i, v in enumerate(op.outputs)]
 
     def value_of(self, x) -> Any:
@@ -275,7 +271,10 @@ def convert_to_tensor(value, dtype=None, name: str | None = None, dtype_hint=Non
         return convert_to_tensor(read(), dtype)
     if isinstance(value, jax.Array) and not isinstance(value, jax.core.Tracer):
         t = EagerTensor(value)
-        return t if dtype is None or t.dtype == dtype else _cast_tensor(t, dtype)
+        if dtype is not None and t.dtype != dtype:
+            raise TypeError(f"Tensor conversion requested dtype {dtype.name} for Tensor with "
+                            f"dtype {t.dtype.name}")  # fmt: skip
+        return t
     if isinstance(value, (list, tuple)) and any(_is_tensorlike(v) for v in _leaves(value)):
         from . import array_ops
 
@@ -291,12 +290,6 @@ def convert_to_tensor(value, dtype=None, name: str | None = None, dtype_hint=Non
     if trace is not None and arr.dtype != object:
         return trace.capture(arr)
     return EagerTensor(arr)
-
-
-def _cast_tensor(t, dtype):
-    raise TypeError(
-        f"Tensor conversion requested dtype {dtype.name} for Tensor with dtype {t.dtype.name}"
-    )
 
 
 def _leaves(value):
