@@ -139,6 +139,7 @@ from .math_ops import (
 )
 from .module import Module
 from .tensor import EagerTensor, SymbolicTensor, Tensor, TensorShape, TensorSpec
+from .tensor_array import TensorArray
 from .tracing import convert_to_tensor, name_scope
 from .variables import IndexedSlices, Variable, init_scope
 
@@ -177,6 +178,7 @@ __all__ = [
     "optimizers", "random", "saved_model", "schedules", "train",
     # tensors, variables, functions
     "Tensor", "EagerTensor", "SymbolicTensor", "TensorShape", "TensorSpec", "IndexedSlices",
+    "TensorArray",
     "Variable", "Module", "Function", "ConcreteFunction", "function", "GradientTape",
     "UnconnectedGradients", "IRGraph", "convert_to_tensor", "name_scope", "init_scope", "print",
     "is_tensor", "executing_eagerly", "newaxis", "case", "cond", "while_loop",
