@@ -94,7 +94,8 @@ class Variable:
     """A tensor-like handle to state that persists across calls.
 
     >>> v = Variable(1.0)
-    >>> v.assign_add(2.0); float(v)
+    >>> _ = v.assign_add(2.0)
+    >>> float(v)
     3.0
     """
 
