@@ -794,6 +794,29 @@ def test_A14_assert_is_not_converted():
         g(c(1))
 
 
+def test_A14_assert_statements_feature_makes_runtime_assertions():
+    opts = tf.autograph.experimental.Feature.ASSERT_STATEMENTS
+
+    @tf.function(experimental_autograph_options=opts)
+    def f(x):
+        assert x > 0, "x must be positive"
+        return x * 2
+
+    assert val(f(c(2))) == 4
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=r"assertion failed: \[x must be positive\]"
+    ):
+        f(c(-1))
+
+    @tf.function(experimental_autograph_options=(tf.autograph.experimental.Feature.ALL,))
+    def g(x):
+        assert False, "m"  # a Python value: Python's assert, at trace time
+        return x
+
+    with pytest.raises(AssertionError, match="^m$"):
+        g(c(1))
+
+
 # ----------------------------------------------------------------------------------- A15
 
 

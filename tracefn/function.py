@@ -72,7 +72,9 @@ class Function:
         self._python_function = python_function
         self._name = name or getattr(python_function, "__name__", "function")
         self._autograph = autograph
-        self._autograph_options = experimental_autograph_options
+        from .autograph.experimental import feature_names
+
+        self._features = feature_names(experimental_autograph_options)
         self._reduce_retracing = bool(reduce_retracing or experimental_relax_shapes)
         self._input_signature = None if input_signature is None else list(input_signature)
         self._cache: dict = {}
@@ -119,10 +121,12 @@ class Function:
         return bound
 
     def _bind(self, instance) -> Function:
-        return Function(types.MethodType(self._python_function, instance),
-                        input_signature=self._input_signature, autograph=self._autograph,
-                        reduce_retracing=self._reduce_retracing, name=self._name,
-                        _detector=self._detector)  # fmt: skip
+        bound = Function(types.MethodType(self._python_function, instance),
+                         input_signature=self._input_signature, autograph=self._autograph,
+                         reduce_retracing=self._reduce_retracing, name=self._name,
+                         _detector=self._detector)  # fmt: skip
+        bound._features = self._features
+        return bound
 
     @property
     def python_function(self) -> Callable:
@@ -367,6 +371,7 @@ class Function:
     def _trace_once(self, params, arrays, avars, specs, created, aliased) -> ConcreteFunction:
         self._trace_count += 1
         trace = Trace(self._name, creation_policy=self._policy(created))
+        trace.features = self._features
         proxies = {id(v): self._proxy(i, v) for i, v in enumerate(avars) if id(v) not in aliased}
         with trace:
             inputs = iter(zip(arrays, specs))

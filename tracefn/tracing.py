@@ -113,6 +113,7 @@ class Trace:
         self.concrete: dict[int, Any] = {}
         self.creation_policy = creation_policy
         self.kind = kind
+        self.features: frozenset = frozenset()  # autograph features (Feature.ASSERT_STATEMENTS)
         self._consts: dict[int, SymbolicTensor] = {}
         self._keep: list = []  # captured arrays, alive so the ids in _consts stay unique
 

@@ -17,8 +17,8 @@ from ..tensor import SymbolicTensor
 from ..tracing import convert_to_tensor, current_trace
 from . import staging
 
-__all__ = ["and_", "for_stmt", "if_exp", "if_stmt", "not_", "or_", "set_loop_options",
-           "while_stmt"]  # fmt: skip
+__all__ = ["and_", "assert_stmt", "for_stmt", "if_exp", "if_stmt", "not_", "or_",
+           "set_loop_options", "while_stmt"]  # fmt: skip
 
 _WHILE_BECAME_TRACED = (
     "The condition of while loop started as non-Tensor, then changed to Tensor. This may happen "
@@ -149,3 +149,19 @@ def set_loop_options(parallel_iterations: int | None = None, swap_memory: bool |
     ``set_loop_options(shape_invariants=[(x, tracefn.TensorShape([None]))])`` lets ``x``
     change shape across iterations. Autograph reads the call from the loop body's source; at
     run time it does nothing."""
+
+
+def assert_stmt(test: Any, message: Callable) -> None:
+    """``assert test, message()``. A traced ``test`` is a run-time ``tracefn.debugging.Assert``
+    when the function was made with ``experimental_autograph_options=Feature.ASSERT_STATEMENTS``
+    (or ``Feature.ALL``); otherwise it is used as a Python bool, which fails as in TF (A14)."""
+    trace = current_trace()
+    if _is_traced(test) and trace is not None and "ASSERT_STATEMENTS" in trace.features:
+        from .. import debugging
+
+        text = message()
+        debugging.Assert(test, [] if text is None else [text])
+        return
+    if not test:
+        text = message()
+        raise AssertionError() if text is None else AssertionError(text)

@@ -295,6 +295,17 @@ class _Transformer(ast.NodeTransformer):
             return locate([expr(f"ag__.ld({node.id})")], node)[0]
         return node
 
+    def visit_Assert(self, node: ast.Assert):
+        """``assert test, msg`` becomes ``ag__.assert_stmt(test, lambda: msg)``: Python
+        semantics on Python values; on traced ones TF's (spec A14: an error by default, a
+        run-time assertion under ``Feature.ASSERT_STATEMENTS``)."""
+        if not __debug__ or _has_walrus(node):
+            return self.generic_visit(node)
+        node = self.generic_visit(node)
+        msg = node.msg if node.msg is not None else ast.Constant(None)
+        new = template("ag__.assert_stmt(test, lambda: msg)", test=node.test, msg=msg)
+        return locate(new, node)
+
     def visit_BoolOp(self, node: ast.BoolOp):
         if _has_walrus(node):
             return self.generic_visit(node)
