@@ -147,5 +147,5 @@ def _place_eager(var) -> None:
         var._placement = dev
 
 
-if _place_eager not in CREATION_HOOKS:
-    CREATION_HOOKS.append(_place_eager)
+if _place_eager not in CREATION_HOOKS:  # placement first: later hooks see the placed array
+    CREATION_HOOKS.insert(0, _place_eager)
