@@ -226,3 +226,18 @@ def test_shape_error_on_real_shapes_names_the_op():
 
     with pytest.raises(ValueError, match=r"add: .*incompatible shapes.*test_robustness.py"):
         f(tf.ones([2]), tf.ones([3]))
+
+
+def test_deferred_slot_restore_under_device_placement(tmp_path):
+    w = tf.Variable([1.0, 2.0])
+    opt = tf.keras.optimizers.Adam(0.1)
+    opt.apply_gradients([(tf.ones([2]), w)])
+    path = tf.train.Checkpoint(w=w, opt=opt).save(str(tmp_path / "c"))
+    saved = [np.asarray(v.numpy()) for v in opt.variables]
+    w2, opt2 = tf.Variable([0.0, 0.0]), tf.keras.optimizers.Adam(0.1)
+    status = tf.train.Checkpoint(w=w2, opt=opt2).restore(path)
+    with tf.device("/cpu:0"):
+        opt2.build([w2])  # slots created (and placed) after the restore
+    status.assert_consumed()
+    for a, b in zip(saved, [np.asarray(v.numpy()) for v in opt2.variables]):
+        np.testing.assert_array_equal(a, b)
