@@ -85,7 +85,8 @@ def _place_new_variable(var) -> None:
         items[-1]._place_variable(var)
 
 
-if _place_new_variable not in variables.CREATION_HOOKS:  # placement first: later hooks see it placed
+# Placement first: the hooks after it (checkpoint restores) see the placed array.
+if _place_new_variable not in variables.CREATION_HOOKS:
     variables.CREATION_HOOKS.insert(0, _place_new_variable)
 
 
