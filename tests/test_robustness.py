@@ -241,3 +241,15 @@ def test_deferred_slot_restore_under_device_placement(tmp_path):
     status.assert_consumed()
     for a, b in zip(saved, [np.asarray(v.numpy()) for v in opt2.variables]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_assigning_a_tensor_of_another_dtype_names_the_variable():
+    v = tf.Variable(1.0, name="w")
+    with pytest.raises(TypeError, match=r"assign_add to variable 'w:0' \(float32\)"):
+        v.assign_add(tf.constant(1))
+
+
+def test_gradient_of_the_wrong_shape_names_the_variable():
+    w = tf.Variable([1.0, 2.0], name="kernel")
+    with pytest.raises(ValueError, match=r"gradient for variable 'kernel:0' has shape \(3,\)"):
+        tf.optimizers.SGD(0.1).apply_gradients([(tf.ones([3]), w)])

@@ -297,7 +297,11 @@ def _dense(g, v: Variable) -> Tensor:
         zeros = bind(P.zeros, shape=tuple(v.shape), dtype=v.dtype)
         idx = bind(P.expand_dims, g.indices, axis=-1)
         return bind(P.scatter_nd_update, zeros, idx, g.values, mode="add")
-    return g if isinstance(g, Tensor) else convert_to_tensor(g, dtype=v.dtype)
+    g = g if isinstance(g, Tensor) else convert_to_tensor(g, dtype=v.dtype)
+    if g.shape.is_fully_defined() and v.shape.is_fully_defined() and g.shape != v.shape:
+        raise ValueError(f"apply_gradients: the gradient for variable {v.name!r} has shape "
+                         f"{g.shape}, but the variable has shape {v.shape}")  # fmt: skip
+    return g
 
 
 # ----------------------------------------------------------------------------- optimizers

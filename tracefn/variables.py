@@ -261,7 +261,12 @@ class Variable:
 
     # ---------------------------------------------------------------------------- writing
     def _convert(self, value, op: str) -> Tensor:
-        t = convert_to_tensor(value, dtype=self._dtype)
+        try:
+            t = convert_to_tensor(value, dtype=self._dtype)
+        except TypeError as e:
+            if not isinstance(value, Tensor) and not hasattr(value, "_tracefn_read"):
+                raise  # TF's own message for Python values (spec V9)
+            raise TypeError(f"{op} to variable {self.name!r} ({self._dtype.name}): {e}") from None
         if not self._shape.is_compatible_with(t.shape):
             raise ValueError(
                 f"Cannot assign value to variable ' {self.name}': Shape mismatch.The variable "
