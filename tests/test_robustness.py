@@ -253,3 +253,16 @@ def test_gradient_of_the_wrong_shape_names_the_variable():
     w = tf.Variable([1.0, 2.0], name="kernel")
     with pytest.raises(ValueError, match=r"gradient for variable 'kernel:0' has shape \(3,\)"):
         tf.optimizers.SGD(0.1).apply_gradients([(tf.ones([3]), w)])
+
+
+def test_more_bad_inputs_are_named():
+    with pytest.raises(TypeError, match="string variables are not supported"):
+        tf.Variable("abc")
+    v = tf.Variable([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"takes a tf.IndexedSlices\(values, indices\)"):
+        v.scatter_update([1])
+    with pytest.raises(ValueError, match=r"Cannot set the shape of variable"):
+        v.set_shape([5])
+    with pytest.raises(ValueError, match="expecting a trackable object"):
+        tf.train.Checkpoint(x=3)
+    assert tf.argmax(tf.ones([2, 3]), axis=np.int64(1)).numpy().tolist() == [0, 0]

@@ -123,6 +123,9 @@ class Checkpoint:
             raise ValueError("'save_counter' is reserved: it numbers the checkpoint's saves.")
         self._root = root
         for name, obj in kwargs.items():
+            if isinstance(obj, (int, float, str, bytes, bool)):
+                raise ValueError(f"`Checkpoint` was expecting a trackable object (a Variable, "
+                                 f"Module, optimizer, ...) for {name!r}, got {obj!r}.")  # fmt: skip
             setattr(self, name, obj)
         with init_scope():
             self.save_counter = Variable(0, dtype=np.int64, trainable=False, name="save_counter")

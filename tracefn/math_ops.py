@@ -6,6 +6,8 @@ two tensors of different dtypes are a ``TypeError`` naming both (no silent promo
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import dtypes
 from .dtypes import as_dtype
 from .primitives import P
@@ -172,7 +174,7 @@ def normalize_axis(axis, rank, op: str):
         return None
     if isinstance(axis, Tensor):
         axis = axis.numpy().tolist()
-    axes = (axis,) if isinstance(axis, int) else tuple(int(a) for a in axis)
+    axes = (int(axis),) if isinstance(axis, (int, np.integer)) else tuple(int(a) for a in axis)
     if rank is None:
         return axes
     out = []

@@ -317,6 +317,9 @@ class Variable:
         return self if read_value else None
 
     def _scatter(self, sparse: IndexedSlices, mode: str):
+        if not hasattr(sparse, "indices") or not hasattr(sparse, "values"):
+            raise TypeError(f"scatter_{mode} on variable {self.name!r} takes a "
+                            f"tf.IndexedSlices(values, indices), got {sparse!r}")  # fmt: skip
         idx = convert_to_tensor(sparse.indices)
         values = convert_to_tensor(sparse.values, dtype=self._dtype)
         idx2 = bind(P.expand_dims, idx, axis=-1)
@@ -351,7 +354,12 @@ class Variable:
         return self.read_value()
 
     def set_shape(self, shape):
-        self._shape = TensorShape(shape)
+        """Narrow the static shape; it must stay compatible with the current value."""
+        shape = TensorShape(shape)
+        if not shape.is_compatible_with(self._shape):
+            raise ValueError(f"Cannot set the shape of variable {self.name!r} to {shape}: it "
+                             f"has shape {self._shape}")  # fmt: skip
+        self._shape = shape
 
     def __iadd__(self, other):
         raise RuntimeError(_IADD_MESSAGE)
@@ -434,6 +442,9 @@ def _as_array(value, dtype):
     if isinstance(value, jax.Array):
         return _copy(value if dtype is None else value.astype(dtype.np))
     arr = to_array(value, dtype)
+    if arr.dtype == object:
+        raise TypeError(f"string variables are not supported (XLA programs hold numbers "
+                        f"only): {value!r}")  # fmt: skip
     return jnp.array(arr, copy=True)
 
 
