@@ -151,11 +151,7 @@ class Generator:
     def uniform(self, shape, minval=0, maxval=None, dtype=dtypes.float32, name=None) -> Tensor:
         """Uniform in ``[minval, maxval)``; integer dtypes need ``maxval``."""
         dtype = as_dtype(dtype)
-        if maxval is None:
-            if dtype.is_integer:
-                raise ValueError(f"Must specify maxval for integer dtype {dtype!r}.")
-            maxval = 1
-        lo, hi = convert_to_tensor(minval, dtype), convert_to_tensor(maxval, dtype)
+        lo, hi = _uniform_bounds(minval, maxval, dtype)
         return self._draw(random_uniform_p, lo, hi, shape=_shape(shape), dtype=dtype)
 
     def normal(self, shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, name=None) -> Tensor:
@@ -351,12 +347,17 @@ def stateless_uniform(shape, seed, minval=0, maxval=None, dtype=dtypes.float32,
                       name=None) -> Tensor:  # fmt: skip
     """Uniform values that depend only on ``shape`` and the ``seed`` pair."""
     dtype = as_dtype(dtype)
+    lo, hi = _uniform_bounds(minval, maxval, dtype)
+    return bind(random_uniform_p, _seed_key(seed), lo, hi, shape=_shape(shape), dtype=dtype)[1]
+
+
+def _uniform_bounds(minval, maxval, dtype):
+    """``minval``, ``maxval`` as tensors; ``maxval`` defaults to 1 for floats only (TF)."""
     if maxval is None:
         if dtype.is_integer:
             raise ValueError(f"Must specify maxval for integer dtype {dtype!r}.")
         maxval = 1
-    lo, hi = convert_to_tensor(minval, dtype), convert_to_tensor(maxval, dtype)
-    return bind(random_uniform_p, _seed_key(seed), lo, hi, shape=_shape(shape), dtype=dtype)[1]
+    return convert_to_tensor(minval, dtype), convert_to_tensor(maxval, dtype)
 
 
 def stateless_normal(shape, seed, mean=0.0, stddev=1.0, dtype=dtypes.float32,

@@ -70,11 +70,7 @@ class ExponentialDecay(_JaxSchedule):
                  staircase: bool = False, name: str = "ExponentialDecay"):  # fmt: skip
         if decay_steps <= 0:
             raise ValueError(f"Argument `decay_steps` must be > 0. Received: {decay_steps}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
-        self.decay_rate = float(decay_rate)
-        self.staircase = bool(staircase)
-        self.name = name
+        _set_decay(self, initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def _compute(self, step):
         p = step / self.decay_steps
@@ -155,11 +151,7 @@ class InverseTimeDecay(_JaxSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
                  staircase: bool = False, name: str = "InverseTimeDecay"):  # fmt: skip
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
-        self.decay_rate = float(decay_rate)
-        self.staircase = bool(staircase)
-        self.name = name
+        _set_decay(self, initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def _compute(self, step):
         p = step / self.decay_steps
@@ -202,3 +194,12 @@ class PolynomialDecay(_JaxSchedule):
         return {"initial_learning_rate": self.initial_learning_rate,
                 "decay_steps": self.decay_steps, "end_learning_rate": self.end_learning_rate,
                 "power": self.power, "cycle": self.cycle, "name": self.name}  # fmt: skip
+
+
+def _set_decay(schedule, initial_learning_rate, decay_steps, decay_rate, staircase, name):
+    """The attributes shared by the exponential and inverse-time decays."""
+    schedule.initial_learning_rate = float(initial_learning_rate)
+    schedule.decay_steps = decay_steps
+    schedule.decay_rate = float(decay_rate)
+    schedule.staircase = bool(staircase)
+    schedule.name = name
