@@ -842,3 +842,14 @@ def test_device_placement_on_several_host_devices():
         "/job:localhost/replica:0/task:0/device:CPU:0 1",
         "/job:localhost/replica:0/task:0/device:CPU:2 2.0 2",
     ]
+
+
+def test_replica_device_setter_places_variables_round_robin():
+    with tft.device(tf.train.replica_device_setter(ps_tasks=2)):
+        a, b, c = (tft.Variable(float(i)) for i in range(3))
+    assert [a.device, b.device, c.device] == ["/job:ps/task:0", "/job:ps/task:1",
+                                               "/job:ps/task:0"]  # fmt: skip
+    with tft.Graph().as_default():
+        with tf.device(tf.train.replica_device_setter(ps_tasks=2)):
+            x, y = tf.Variable(1.0), tf.Variable(2.0)
+        assert [x.device, y.device] == ["/job:ps/task:0", "/job:ps/task:1"]

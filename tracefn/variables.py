@@ -104,6 +104,7 @@ class Variable:
     # The sharding the variable's array keeps, set by tracefn.distribute when a strategy
     # places a new variable; None: wherever its computations put it.
     _sharding = None
+    _device = None  # a device string set by tracefn.device(...) (graph variables too)
 
     def __new__(cls, *args, **kwargs):
         if cls is Variable and _building_graph():

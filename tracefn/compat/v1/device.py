@@ -127,9 +127,20 @@ def graph_placement(var) -> None:
     """Place a new graph variable: its value goes to the device in every session."""
     spec = _spec_for(var)
     dev = resolve(spec, var._name) if spec else None
-    var._device, var._placement = (None, None) if dev is None else (tf_device_name(dev), dev)
+    var._device, var._placement = (_job_task(spec), None) if dev is None else (
+        tf_device_name(dev), dev)  # fmt: skip
     if dev is not None:
         var._sharding = SingleDeviceSharding(dev)
+
+
+def _job_task(spec: str | None) -> str | None:
+    """A device string naming only a job/task (``/job:ps/task:1``, from a device function such
+    as ``replica_device_setter``): recorded on the variable; no local device is implied."""
+    if not spec:
+        return None
+    from ...distribute.device_setter import DeviceSpec as FullSpec  # parses job/replica/task
+
+    return FullSpec.from_string(spec).to_string()
 
 
 def _place_eager(var) -> None:
@@ -138,6 +149,8 @@ def _place_eager(var) -> None:
         return
     spec = _spec_for(var)
     dev = resolve(spec, var._name) if spec else None
+    if dev is None and spec:
+        var._device = _job_task(spec)
     if dev is not None:
         # The sharding pins the variable to the device: eager writes and compiled calls put
         # its new values back there (Variable._write, LoweredGraph's out_shardings).
