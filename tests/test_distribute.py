@@ -308,8 +308,7 @@ def test_eager_steps_on_sharded_arrays_match_single_device(eight):
 
 
 def test_variables_and_optimizer_slots_created_in_the_first_trace(eight):
-    if eight["lazy_single"] is None:
-        pytest.skip("tracefn.keras (optimizers) is not available")
+    assert eight["lazy_single"] is not None
     assert_same_training(eight["lazy_mirrored"], eight["lazy_single"])
     assert set(eight["lazy_mirrored"]["specs"]) == {"8:()"}
 

@@ -8,15 +8,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
-
-import tracefn
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "examples" / "seeds"
-
-HAS_RANDOM = hasattr(tracefn, "random")
-HAS_TRAINING = hasattr(tracefn, "keras") and hasattr(tracefn, "GradientTape")
 
 
 def run_seed(stem: str) -> str:
@@ -37,7 +31,6 @@ def after(out: str, label: str, until: str | None = None) -> str:
     return rest.split(until, 1)[0] if until else rest.split("\n", 1)[0]
 
 
-@pytest.mark.skipif(not HAS_RANDOM, reason="needs tracefn.random")
 def test_seed_000_reset_variables():
     out = run_seed("000")
     initial = numbers(after(out, "Initial value:\n", "Value after reset"))
@@ -65,7 +58,6 @@ def _keras_adam(steps: int, lr=0.1, b1=0.9, b2=0.999, eps=1e-7) -> list[float]:
     return out
 
 
-@pytest.mark.skipif(not HAS_TRAINING, reason="needs tracefn.GradientTape and tracefn.keras")
 def test_seed_001_modify_during_training():
     out = run_seed("001")
     example1 = [numbers(after(out, f"Iteration {i}: Variable value ="))[0] for i in range(1, 11)]
