@@ -65,7 +65,7 @@ def _safe_eq(a, b) -> bool:
 _SCALARS = frozenset({int, float, bool, str, bytes, type(None), complex})
 
 
-def _key(x, arrays: list, avars: list):
+def arg_key(x, arrays: list, avars: list):
     """The cache key of one argument; appends its arrays and variables (in order)."""
     t = type(x)
     if t is EagerTensor:
@@ -76,9 +76,9 @@ def _key(x, arrays: list, avars: list):
     if t in _SCALARS:
         return (t, x)
     if t is tuple or t is list:
-        return (t, tuple([_key(e, arrays, avars) for e in x]))
+        return (t, tuple([arg_key(e, arrays, avars) for e in x]))
     if isinstance(x, dict):  # OrderedDict, defaultdict too: structurally, key order ignored
-        return (t, tuple([(k, _key(x[k], arrays, avars)) for k in sorted(x, key=repr)]))
+        return (t, tuple([(k, arg_key(x[k], arrays, avars)) for k in sorted(x, key=repr)]))
     if isinstance(x, Variable):
         for i, u in enumerate(avars):
             if u is x:
@@ -107,21 +107,21 @@ def _key(x, arrays: list, avars: list):
         arrays.append(x)
         return ("T", x.shape._dims, x.dtype.np)
     if isinstance(x, (tuple, list)):  # namedtuples and other subclasses: structurally
-        return (t, tuple([_key(e, arrays, avars) for e in x]))
+        return (t, tuple([arg_key(e, arrays, avars) for e in x]))
     return _WeakKey(x)
 
 
-def _skeleton(key):
+def key_skeleton(key):
     """The key with tensor entries replaced by ``"T"``: calls with equal skeletons differ only
     in tensor shapes, so they may share a trace with relaxed shapes (T12, T13)."""
     if type(key) is tuple:
         if len(key) == 3 and key[0] == "T":
             return "T"
-        return tuple(_skeleton(k) for k in key)
+        return tuple(key_skeleton(k) for k in key)
     return key
 
 
-def _spec_of(a) -> tuple:
+def spec_of(a) -> tuple:
     if isinstance(a, TensorSpec):
         return (a.shape._dims, a.dtype.np)
     if isinstance(a, SymbolicTensor):
@@ -129,7 +129,7 @@ def _spec_of(a) -> tuple:
     return (tuple(a.shape), a.dtype)
 
 
-def _compatible(spec: tuple, call: tuple) -> bool:
+def spec_compatible(spec: tuple, call: tuple) -> bool:
     shape, dtype = spec
     if dtype != call[1]:
         return False
@@ -140,7 +140,7 @@ def _compatible(spec: tuple, call: tuple) -> bool:
     return all(d is None or d == c for d, c in zip(shape, call[0]))
 
 
-def _relax(old: tuple, new: tuple) -> tuple:
+def relax(old: tuple, new: tuple) -> tuple:
     return (TensorShape(old[0]).most_specific_compatible_shape(TensorShape(new[0]))._dims, new[1])
 
 
@@ -157,7 +157,7 @@ def describe_change(old, new, path: str) -> list[str]:
             if old[2] != new[2]:
                 parts.append(f"{path}: dtype {np.dtype(old[2]).name} -> {np.dtype(new[2]).name}")
             if old[1] != new[1]:
-                parts.append(f"{path}: shape {_shape_str(old[1])} -> {_shape_str(new[1])}")
+                parts.append(f"{path}: shape {shape_str(old[1])} -> {shape_str(new[1])}")
             return parts
         if old[0] in _SCALARS and new[0] in _SCALARS:
             return [f"{path}: Python value {old[1]!r} -> {new[1]!r}"]
@@ -180,14 +180,14 @@ def _describe_container(old, new, path):
     return out
 
 
-def _shape_str(shape) -> str:
+def shape_str(shape) -> str:
     return str(TensorShape(shape))
 
 
 def _kind(k) -> str:
     if type(k) is tuple and k:
         if k[0] == "T":
-            return f"tensor {_shape_str(k[1])} {np.dtype(k[2]).name}"
+            return f"tensor {shape_str(k[1])} {np.dtype(k[2]).name}"
         if k[0] in _SCALARS:
             return f"Python {k[0].__name__} {k[1]!r}"
         if k[0] is Variable:
@@ -231,7 +231,7 @@ class _RetraceDetector:
 _detectors: weakref.WeakKeyDictionary[Any, _RetraceDetector] = weakref.WeakKeyDictionary()
 
 
-def _detector_for(fn) -> _RetraceDetector:
+def detector_for(fn) -> _RetraceDetector:
     code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__func__", None), "__code__", None)
     if code is None:
         return _RetraceDetector()

@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from .cache_key import _shape_str
+from .cache_key import shape_str
 from .errors import InvalidArgumentError
 from .ir import Graph
 from .lowering import LoweredGraph
@@ -157,7 +157,7 @@ class ConcreteFunction:
         for shape, dtype in self._input_specs:
             if shape is None or None in shape:
                 raise ValueError("as_text() needs fully known input shapes; this trace has "
-                                 f"an input of shape {_shape_str(shape)}.")  # fmt: skip
+                                 f"an input of shape {shape_str(shape)}.")  # fmt: skip
             avals.append(jax.ShapeDtypeStruct(shape, dtype))
         return self._lowered.as_text(*avals, dialect=dialect)
 

@@ -24,13 +24,13 @@ import numpy as np
 
 from . import config
 from .cache_key import (
-    _compatible,
-    _detector_for,
-    _key,
-    _relax,
-    _skeleton,
-    _spec_of,
+    arg_key,
     describe_change,
+    detector_for,
+    key_skeleton,
+    relax,
+    spec_compatible,
+    spec_of,
 )  # fmt: skip
 from .concrete import ConcreteFunction
 from .control_flow import call_p
@@ -83,7 +83,7 @@ class Function:
         self._trace_count = 0
         self._first_created: bool | None = None
         self._lock = threading.RLock()
-        self._detector = _detector or _detector_for(python_function)
+        self._detector = _detector or detector_for(python_function)
         self._proxies: dict = {}
         self._init_signature(python_function)
 
@@ -153,13 +153,13 @@ class Function:
             avars: list = []
             parts = []
             for p in params:
-                if type(p) is EagerTensor:  # the common case, inlined: same key as cache_key._key
+                if type(p) is EagerTensor:  # the common case inlined (same key as arg_key)
                     a = p._array
                     arrays.append(a)
                     aval = a.aval
                     parts.append(("T", aval.shape, aval.dtype))
                 else:
-                    parts.append(_key(p, arrays, avars))
+                    parts.append(arg_key(p, arrays, avars))
             key = tuple(parts)
             cf = self._cache.get(key)
             if cf is None:
@@ -242,8 +242,8 @@ class Function:
             cf = self._cache.get(key)
             if cf is not None:
                 return cf
-            skeleton = _skeleton(key)
-            call_specs = [_spec_of(a) for a in arrays]
+            skeleton = key_skeleton(key)
+            call_specs = [spec_of(a) for a in arrays]
             cf = self._find_compatible(skeleton, call_specs)
             if cf is None:
                 specs = self._relaxed_specs(skeleton, call_specs)
@@ -263,7 +263,7 @@ class Function:
     def _find_compatible(self, skeleton, call_specs):
         best = None
         for skel, specs, cf in self._concrete:
-            if skel == skeleton and all(map(_compatible, specs, call_specs)):
+            if skel == skeleton and all(map(spec_compatible, specs, call_specs)):
                 unknown = sum(s[0] is None or None in s[0] for s in specs)
                 if best is None or unknown < best[0]:
                     best = (unknown, cf)  # the most specific match (T13)
@@ -274,7 +274,7 @@ class Function:
             return call_specs
         for skel, specs, _ in reversed(self._concrete):
             if skel == skeleton:
-                return [_relax(a, b) for a, b in zip(specs, call_specs)]
+                return [relax(a, b) for a, b in zip(specs, call_specs)]
         return call_specs
 
     def _explain(self, key) -> str:
@@ -309,7 +309,7 @@ class Function:
                 f"Binding inputs to tf.function failed due to `{e}`. Received args: {args} and "
                 f"kwargs: {kwargs} for signature: {self._input_signature}."
             ) from None
-        key = ("signature",) + tuple(_key(p, [], []) for p in params[n:])
+        key = ("signature",) + tuple(arg_key(p, [], []) for p in params[n:])
         cf = self._cache.get(key)
         if cf is None:
             with self._lock:
@@ -335,7 +335,7 @@ class Function:
         path used by ``get_concrete_function`` and calls inside a trace."""
         params = self._canonicalize(args, kwargs)
         arrays, avars = [], []
-        key = tuple(_key(p, arrays, avars) for p in params)
+        key = tuple(arg_key(p, arrays, avars) for p in params)
         cf = self._cache.get(key)
         if cf is None:
             cf = self._miss(key, params, arrays, avars)
@@ -354,7 +354,7 @@ class Function:
                 # TF's rule: a function that created variables is traced again with creation
                 # disallowed; a body that creates them unconditionally fails here (V1).
                 cf = self._trace_once(params, arrays, avars, specs, None, aliased)
-        self._concrete.append((_skeleton(skeleton), specs, cf))
+        self._concrete.append((key_skeleton(skeleton), specs, cf))
         return cf
 
     def _policy(self, created: list | None):
@@ -442,7 +442,7 @@ class Function:
 
 
 def _tensor_leaves(x) -> list:
-    """The tensor-like leaves of call arguments, in the order ``_key`` collects their arrays."""
+    """The tensor-like leaves of call arguments, in the order ``arg_key`` collects their arrays."""
     if isinstance(x, (EagerTensor, jax.Array, np.ndarray, np.generic)):
         return [x]
     if isinstance(x, dict):

@@ -24,13 +24,13 @@ def compiled_text(fn, *args, **kwargs) -> str:
     """The optimized HLO text of ``fn(*args, **kwargs)`` (``fn`` a ``tracefn.function``)."""
     # Uses the function's private call path; a public
     # `experimental_get_compiler_ir(*args)(stage="optimized_hlo")` on Function would replace it.
-    from ..cache_key import _key
+    from ..cache_key import arg_key
 
     params = fn._canonicalize(args, kwargs)
     arrays: list = []
     avars: list = []
     for p in params:
-        _key(p, arrays, avars)
+        arg_key(p, arrays, avars)
     cf = fn.get_concrete_function(*args, **kwargs)
     state = [v._value for v in cf._captured + avars]
     return cf._jitted.lower(*state, *arrays).compile().as_text()
