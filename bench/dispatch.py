@@ -11,25 +11,9 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from timing import interleaved
 
 import tracefn as tf
-
-
-def _time_per_call(fn, n_calls: int) -> float:
-    fn()  # warm
-    t0 = time.perf_counter()
-    for _ in range(n_calls):
-        fn()
-    jax.block_until_ready(fn())
-    return (time.perf_counter() - t0) / (n_calls + 1)
-
-
-def interleaved(fns: dict, n_calls: int = 2000, rounds: int = 7) -> dict:
-    times = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
-            times[k].append(_time_per_call(fn, n_calls))
-    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def dispatch_case(n: int) -> dict:
@@ -63,7 +47,7 @@ def dispatch_case(n: int) -> dict:
         state["acc"], out = jitted(state["acc"], state["reads"], xj)
         return out
 
-    return interleaved({"tracefn": lambda: step(x), "jax.jit": run_jax})
+    return interleaved({"tracefn": lambda: step(x), "jax.jit": run_jax}, 2000, rounds=7)
 
 
 def first_call_latency() -> dict:

@@ -22,8 +22,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
+
+from timing import interleaved
 
 SIZES = (784, 1024, 1024, 10)
 BATCH = 256
@@ -32,25 +33,6 @@ DEVICE_COUNTS = (1, 2, 4, 8)
 
 
 # ---------------------------------------------------------------- one device count (child)
-
-
-def _time_per_call(fn: Callable, n_calls: int) -> float:
-    import jax
-
-    jax.block_until_ready(fn())  # warm
-    t0 = time.perf_counter()
-    for _ in range(n_calls):
-        out = fn()
-    jax.block_until_ready(out)
-    return (time.perf_counter() - t0) / n_calls
-
-
-def interleaved(fns: dict, n_calls: int = 5, rounds: int = 5) -> dict:
-    times: dict = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
-            times[k].append(_time_per_call(fn, n_calls))
-    return {k: sorted(v)[len(v) // 2] for k, v in times.items()}
 
 
 def init_params(seed: int = 0) -> list:
@@ -130,7 +112,7 @@ def measure(strategy) -> dict:
     shardings = [v._value.sharding for v in vs]
     run_jax = jax_step(shardings)
     times = interleaved({"tracefn": lambda: step(x, y)._array,
-                         "jax": lambda: run_jax(x._array, y._array)})  # fmt: skip
+                         "jax": lambda: run_jax(x._array, y._array)}, 5)  # fmt: skip
     text = td.compiled_text(step, x, y)
     return {**times, "count": td.count_collectives(text), "bytes": td.collective_bytes(text)}
 

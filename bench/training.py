@@ -10,13 +10,13 @@ Run: ``python bench/training.py`` (prints a markdown table).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from timing import interleaved, time_per_call
 
 import tracefn as tf
 from tracefn import fused
@@ -31,26 +31,17 @@ CASES = {
 # ------------------------------------------------------------------------------- timing
 
 
-def _time_per_call(fn: Callable, n_calls: int) -> float:
-    jax.block_until_ready(fn())  # warm
-    t0 = time.perf_counter()
-    for _ in range(n_calls):
-        out = fn()
-    jax.block_until_ready(out)
-    return (time.perf_counter() - t0) / n_calls
-
-
-def interleaved(fns: dict, n_calls: int, rounds: int = 5) -> dict:
-    """Median over ``rounds`` of the per-call time, the candidates alternating each round so
-    that they see the same machine load."""
-    times = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
-            times[k].append(_time_per_call(fn, n_calls))
-    return {k: float(np.median(v)) for k, v in times.items()}
-
-
 # ------------------------------------------------------------------------------- models
+
+
+def mlp_loss(p, x, y):
+    """The hand-written jax baselines' loss: the same MLP and cross entropy as tracefn's."""
+    h = x
+    for i, (w, b) in enumerate(p):
+        h = h @ w + b
+        if i < len(p) - 1:
+            h = jax.nn.relu(h)
+    return optax.softmax_cross_entropy_with_integer_labels(h, y).mean()
 
 
 def init_params(sizes, seed=0) -> list:
@@ -98,17 +89,9 @@ def jax_step(params, kind: str) -> Callable:
     state = {"params": jax.tree_util.tree_map(jnp.asarray, params)}
     state["opt"] = tx.init(state["params"])
 
-    def loss_fn(p, x, y):
-        h = x
-        for i, (w, b) in enumerate(p):
-            h = h @ w + b
-            if i < len(p) - 1:
-                h = jax.nn.relu(h)
-        return optax.softmax_cross_entropy_with_integer_labels(h, y).mean()
-
     @jax.jit
     def _step(p, o, x, y):
-        loss, grads = jax.value_and_grad(loss_fn)(p, x, y)
+        loss, grads = jax.value_and_grad(mlp_loss)(p, x, y)
         updates, o = tx.update(grads, o, p)
         return optax.apply_updates(p, updates), o, loss
 
@@ -135,7 +118,7 @@ def compare_with_jax(case: dict) -> dict:
     times = interleaved({"tracefn": lambda: compiled(xt, yt)._array,
                          "jax": lambda: run_jax(xj, yj)}, case["calls"])  # fmt: skip
     n_eager = 3 if case["sizes"][0] > 100 else 20
-    times["eager"] = _time_per_call(lambda: step(xt, yt)._array, n_eager)
+    times["eager"] = time_per_call(lambda: step(xt, yt)._array, n_eager)
     return times
 
 
@@ -145,17 +128,9 @@ def jax_scan(params, kind: str) -> Callable:
     p = jax.tree_util.tree_map(jnp.asarray, params)
     state = {"carry": (p, tx.init(p))}
 
-    def loss_fn(p, x, y):
-        h = x
-        for i, (w, b) in enumerate(p):
-            h = h @ w + b
-            if i < len(p) - 1:
-                h = jax.nn.relu(h)
-        return optax.softmax_cross_entropy_with_integer_labels(h, y).mean()
-
     def body(carry, xy):
         p, o = carry
-        loss, grads = jax.value_and_grad(loss_fn)(p, *xy)
+        loss, grads = jax.value_and_grad(mlp_loss)(p, *xy)
         updates, o = tx.update(grads, o, p)
         return (optax.apply_updates(p, updates), o), loss
 
