@@ -37,7 +37,7 @@ NOTES = [
     "  programs are the same size, the difference is the per-call cost above.",
     "- Fused steps: one compiled call runs K=32 steps as fast as a hand-written lax.scan; its",
     "  advantage over 32 single calls depends on how much of a single call is dispatch rather",
-    "  than compute. On this CPU the small step is mostly compute, so the gain is 1.8-4x across",
+    "  than compute. On this CPU the small step is mostly compute, so the gain is 1.6-4x across",
     "  runs (jax's own scan-vs-single ratio moves with it); the 3x target is not met in every",
     "  run.",
     "",
